@@ -1,0 +1,15 @@
+//! What every c2w machine shares.
+//!
+//! - [`GuestRam`]: guest physical RAM, one contiguous host allocation.
+//! - [`MmioDevice`]: the interface between a machine's bus and its devices.
+//! - [`Host`]: the one boundary to the outside world (clock, randomness, stdio, waiting).
+//!   CPU and device code never touch std I/O or WASI directly, so it is deterministic given
+//!   its inputs and runs the same natively and under a WASI runtime.
+
+pub mod host;
+pub mod mmio;
+pub mod ram;
+
+pub use host::{FakeHost, Host, StdHost};
+pub use mmio::{DevCtx, MmioDevice};
+pub use ram::GuestRam;
