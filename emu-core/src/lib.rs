@@ -13,3 +13,4 @@ pub mod ram;
 pub use host::{FakeHost, Host, StdHost};
 pub use mmio::{DevCtx, MmioDevice};
 pub use ram::GuestRam;
+pub mod session;

@@ -1,0 +1,277 @@
+//! Address translation (Sv39, Sv48) and the software TLB.
+//!
+//! The TLB is direct-mapped, one array per access kind, and maps a virtual page (tagged with
+//! the effective privilege) straight to an offset into guest RAM, so a hit costs one compare
+//! and a slice access. Only RAM pages are cached; MMIO always takes the slow path. Entries for
+//! stores are only made once the PTE's D bit is set, so a hit never needs to update the PTE.
+//! The whole TLB is flushed on satp writes, SFENCE.VMA and mstatus changes that alter
+//! permissions (MPRV, MPP, SUM, MXR).
+
+use crate::csr::mstatus;
+use crate::hart::{Bus, Exception, Hart, PRV_M, PRV_S, PRV_U};
+
+const TLB_SIZE: usize = 256;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Access {
+    Fetch,
+    Load,
+    Store,
+}
+
+#[derive(Clone, Copy, Default)]
+pub(crate) struct TlbEntry {
+    /// Page-aligned virtual address | privilege << 1 | 1 (valid); 0 = empty.
+    tag: u64,
+    /// Offset of the physical page in guest RAM.
+    ram_off: usize,
+}
+
+pub(crate) struct Tlb {
+    read: [TlbEntry; TLB_SIZE],
+    write: [TlbEntry; TLB_SIZE],
+    exec: [TlbEntry; TLB_SIZE],
+}
+
+impl Default for Tlb {
+    fn default() -> Self {
+        let e = TlbEntry::default();
+        Self { read: [e; TLB_SIZE], write: [e; TLB_SIZE], exec: [e; TLB_SIZE] }
+    }
+}
+
+#[inline]
+fn tlb_index(vaddr: u64) -> usize {
+    ((vaddr >> 12) as usize) & (TLB_SIZE - 1)
+}
+
+#[inline]
+fn tlb_tag(vaddr: u64, prv: u8) -> u64 {
+    (vaddr & !0xfff) | ((prv as u64) << 1) | 1
+}
+
+#[inline]
+fn read_le(s: &[u8], off: usize, size: u8) -> u64 {
+    match size {
+        1 => s[off] as u64,
+        2 => u16::from_le_bytes([s[off], s[off + 1]]) as u64,
+        4 => u32::from_le_bytes(s[off..off + 4].try_into().unwrap()) as u64,
+        _ => u64::from_le_bytes(s[off..off + 8].try_into().unwrap()),
+    }
+}
+
+#[inline]
+fn write_le(s: &mut [u8], off: usize, size: u8, v: u64) {
+    match size {
+        1 => s[off] = v as u8,
+        2 => s[off..off + 2].copy_from_slice(&(v as u16).to_le_bytes()),
+        4 => s[off..off + 4].copy_from_slice(&(v as u32).to_le_bytes()),
+        _ => s[off..off + 8].copy_from_slice(&v.to_le_bytes()),
+    }
+}
+
+fn page_fault(access: Access, vaddr: u64) -> Exception {
+    match access {
+        Access::Fetch => Exception::InstructionPageFault(vaddr),
+        Access::Load => Exception::LoadPageFault(vaddr),
+        Access::Store => Exception::StorePageFault(vaddr),
+    }
+}
+
+fn access_fault(access: Access, vaddr: u64) -> Exception {
+    match access {
+        Access::Fetch => Exception::InstructionAccessFault(vaddr),
+        Access::Load => Exception::LoadAccessFault(vaddr),
+        Access::Store => Exception::StoreAccessFault(vaddr),
+    }
+}
+
+impl Hart {
+    pub fn flush_tlb(&mut self) {
+        *self.tlb = Tlb::default();
+    }
+
+    /// Translates a virtual address for `access` at the relevant effective privilege.
+    pub fn translate<B: Bus>(&mut self, bus: &mut B, vaddr: u64, access: Access) -> Result<u64, Exception> {
+        let prv = if access == Access::Fetch { self.prv } else { self.ls_priv };
+        let mode = self.csr.satp >> 60;
+        if prv == PRV_M || mode == 0 {
+            return Ok(vaddr);
+        }
+        let levels: u32 = if mode == 9 { 4 } else { 3 };
+        let va_bits = 12 + 9 * levels;
+        // The address must be sign-extended from its top translated bit.
+        let top = (vaddr as i64) >> (va_bits - 1);
+        if top != 0 && top != -1 {
+            return Err(page_fault(access, vaddr));
+        }
+        let mut table = (self.csr.satp & ((1 << 44) - 1)) << 12;
+        let s = self.csr.mstatus;
+        for level in (0..levels).rev() {
+            let vpn = (vaddr >> (12 + 9 * level)) & 0x1ff;
+            let pte_addr = table + vpn * 8;
+            let ram = bus.ram();
+            let Some(pte) = ram.read_u64(pte_addr) else {
+                return Err(access_fault(access, vaddr));
+            };
+            let (v, r, w, x, u, a, d) = (
+                pte & 1 != 0,
+                pte & 2 != 0,
+                pte & 4 != 0,
+                pte & 8 != 0,
+                pte & 16 != 0,
+                pte & 64 != 0,
+                pte & 128 != 0,
+            );
+            // Reserved bits (63:54: Svpbmt/Svnapot are not implemented) and W without R.
+            if !v || (!r && w) || pte >> 54 != 0 {
+                return Err(page_fault(access, vaddr));
+            }
+            let ppn = (pte >> 10) & ((1 << 44) - 1);
+            if !r && !x {
+                table = ppn << 12;
+                continue;
+            }
+            // Leaf: permissions.
+            let allowed = match access {
+                Access::Fetch => x,
+                Access::Load => r || (x && s & mstatus::MXR != 0),
+                Access::Store => w,
+            };
+            let user_ok = match prv {
+                PRV_U => u,
+                PRV_S => !u || (access != Access::Fetch && s & mstatus::SUM != 0),
+                _ => true,
+            };
+            if !allowed || !user_ok {
+                return Err(page_fault(access, vaddr));
+            }
+            // A superpage's low PPN bits must be zero.
+            let low_mask = (1u64 << (9 * level)) - 1;
+            if ppn & low_mask != 0 {
+                return Err(page_fault(access, vaddr));
+            }
+            // The hardware updates A and D (allowed by the privileged spec; Linux accepts it).
+            let new_pte = pte | 64 | if access == Access::Store { 128 } else { 0 };
+            if new_pte != pte || (!a) || (access == Access::Store && !d) {
+                let ram = bus.ram();
+                if ram.write_u64(pte_addr, new_pte).is_none() {
+                    return Err(access_fault(access, vaddr));
+                }
+            }
+            let page_off_mask = (1u64 << (12 + 9 * level)) - 1;
+            return Ok(((ppn << 12) & !page_off_mask) | (vaddr & page_off_mask));
+        }
+        Err(page_fault(access, vaddr))
+    }
+
+    /// Translates an instruction address to an offset in RAM (instructions execute only from
+    /// RAM).
+    #[inline]
+    pub(crate) fn translate_fetch<B: Bus>(&mut self, bus: &mut B, vaddr: u64) -> Result<usize, Exception> {
+        let idx = tlb_index(vaddr);
+        let tag = tlb_tag(vaddr, self.prv);
+        let e = self.tlb.exec[idx];
+        if e.tag == tag {
+            return Ok(e.ram_off + (vaddr & 0xfff) as usize);
+        }
+        let paddr = self.translate(bus, vaddr, Access::Fetch)?;
+        let ram = bus.ram();
+        let page = paddr & !0xfff;
+        match ram.offset(page, 4096) {
+            Some(off) => {
+                self.tlb.exec[idx] = TlbEntry { tag, ram_off: off };
+                Ok(off + (vaddr & 0xfff) as usize)
+            }
+            None => Err(Exception::InstructionAccessFault(vaddr)),
+        }
+    }
+
+    /// Loads `size` bytes (zero-extended). Misaligned accesses are performed (the execution
+    /// environment supports them), split at page boundaries.
+    #[inline]
+    pub fn load<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8) -> Result<u64, Exception> {
+        let idx = tlb_index(vaddr);
+        let e = self.tlb.read[idx];
+        let in_page = (vaddr & 0xfff) as usize;
+        if e.tag == tlb_tag(vaddr, self.ls_priv) && in_page + size as usize <= 4096 {
+            return Ok(read_le(bus.ram().as_slice(), e.ram_off + in_page, size));
+        }
+        self.load_slow(bus, vaddr, size)
+    }
+
+    fn load_slow<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8) -> Result<u64, Exception> {
+        if (vaddr & 0xfff) + size as u64 > 4096 {
+            let mut v = 0u64;
+            for k in 0..size as u64 {
+                v |= self.load(bus, vaddr.wrapping_add(k), 1)? << (8 * k);
+            }
+            return Ok(v);
+        }
+        let paddr = self.translate(bus, vaddr, Access::Load)?;
+        let ram = bus.ram();
+        if let Some(off) = ram.offset(paddr & !0xfff, 4096) {
+            let tag = tlb_tag(vaddr, self.ls_priv);
+            self.tlb.read[tlb_index(vaddr)] = TlbEntry { tag, ram_off: off };
+            return Ok(read_le(ram.as_slice(), off + (paddr & 0xfff) as usize, size));
+        }
+        self.phys_load(bus, paddr, size).ok_or(Exception::LoadAccessFault(vaddr))
+    }
+
+    #[inline]
+    pub fn store<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8, v: u64) -> Result<(), Exception> {
+        let idx = tlb_index(vaddr);
+        let e = self.tlb.write[idx];
+        let in_page = (vaddr & 0xfff) as usize;
+        if e.tag == tlb_tag(vaddr, self.ls_priv) && in_page + size as usize <= 4096 {
+            write_le(bus.ram().as_mut_slice(), e.ram_off + in_page, size, v);
+            return Ok(());
+        }
+        self.store_slow(bus, vaddr, size, v)
+    }
+
+    fn store_slow<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8, v: u64) -> Result<(), Exception> {
+        if (vaddr & 0xfff) + size as u64 > 4096 {
+            // Check both pages before writing anything, so a fault leaves memory unchanged.
+            let last = vaddr.wrapping_add(size as u64 - 1);
+            self.translate(bus, vaddr, Access::Store)?;
+            self.translate(bus, last, Access::Store)?;
+            for k in 0..size as u64 {
+                self.store(bus, vaddr.wrapping_add(k), 1, v >> (8 * k))?;
+            }
+            return Ok(());
+        }
+        let paddr = self.translate(bus, vaddr, Access::Store)?;
+        let ram = bus.ram();
+        if let Some(off) = ram.offset(paddr & !0xfff, 4096) {
+            let tag = tlb_tag(vaddr, self.ls_priv);
+            self.tlb.write[tlb_index(vaddr)] = TlbEntry { tag, ram_off: off };
+            write_le(ram.as_mut_slice(), off + (paddr & 0xfff) as usize, size, v);
+            if self.reservation.is_some_and(|r| r & !7 == paddr & !7) {
+                self.reservation = None;
+            }
+            return Ok(());
+        }
+        self.phys_store(bus, paddr, size, v).ok_or(Exception::StoreAccessFault(vaddr))
+    }
+
+    pub(crate) fn phys_load<B: Bus>(&mut self, bus: &mut B, paddr: u64, size: u8) -> Option<u64> {
+        let ram = bus.ram();
+        if let Some(off) = ram.offset(paddr, size as u64) {
+            return Some(read_le(ram.as_slice(), off, size));
+        }
+        bus.mmio_read(paddr, size)
+    }
+
+    pub(crate) fn phys_store<B: Bus>(&mut self, bus: &mut B, paddr: u64, size: u8, v: u64) -> Option<()> {
+        let ram = bus.ram();
+        if let Some(off) = ram.offset(paddr, size as u64) {
+            write_le(ram.as_mut_slice(), off, size, v);
+            return Some(());
+        }
+        bus.mmio_write(paddr, size, v)
+    }
+}
+
+#[allow(dead_code)]
+const _: () = assert!(PRV_U == 0);
