@@ -190,9 +190,7 @@ mod imp {
                     userdata: 1,
                     u: wasi::SubscriptionU {
                         tag: wasi::EVENTTYPE_FD_READ.raw(),
-                        u: wasi::SubscriptionUU {
-                            fd_read: wasi::SubscriptionFdReadwrite { file_descriptor: 0 },
-                        },
+                        u: wasi::SubscriptionUU { fd_read: wasi::SubscriptionFdReadwrite { file_descriptor: 0 } },
                     },
                 },
                 wasi::Subscription {

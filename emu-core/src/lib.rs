@@ -13,4 +13,6 @@ pub mod ram;
 pub use host::{FakeHost, Host, StdHost};
 pub use mmio::{DevCtx, MmioDevice};
 pub use ram::GuestRam;
+pub mod bundle;
 pub mod session;
+pub mod vm;

@@ -75,9 +75,7 @@ pub fn preboot(m: &mut dyn Machine, host: &mut dyn Host, max_instructions: u64) 
         while let Some(f) = dec.next_frame().map_err(SessionError::Protocol)? {
             match f.kind {
                 FrameKind::Ready => return Ok(()),
-                FrameKind::Error => {
-                    return Err(SessionError::Init(String::from_utf8_lossy(&f.payload).into_owned()))
-                }
+                FrameKind::Error => return Err(SessionError::Init(String::from_utf8_lossy(&f.payload).into_owned())),
                 _ => log::debug!("ignoring {:?} frame before ready", f.kind),
             }
         }
@@ -269,11 +267,8 @@ mod tests {
 
     #[test]
     fn argv_follows_docker_rules() {
-        let img = ImageConfig {
-            entrypoint: Some(s(&["/bin/sh", "-c"])),
-            cmd: Some(s(&["echo hi"])),
-            ..Default::default()
-        };
+        let img =
+            ImageConfig { entrypoint: Some(s(&["/bin/sh", "-c"])), cmd: Some(s(&["echo hi"])), ..Default::default() };
         let none = RunArgs::parse(&[]).unwrap();
         assert_eq!(none.argv(&img), s(&["/bin/sh", "-c", "echo hi"]));
         let cmd = RunArgs::parse(&s(&["echo ho"])).unwrap();

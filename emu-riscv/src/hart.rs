@@ -74,6 +74,11 @@ pub trait Bus {
     fn mmio_read(&mut self, addr: u64, size: u8) -> Option<u64>;
     /// MMIO write; None = access fault.
     fn mmio_write(&mut self, addr: u64, size: u8, value: u64) -> Option<()>;
+    /// The external interrupt bits of mip (MEIP, SEIP) as the interrupt controller drives
+    /// them; sampled after every MMIO access, since that is when they can change.
+    fn external_interrupts(&mut self) -> u64 {
+        0
+    }
 }
 
 /// Why [`Hart::run`] returned before using its instruction budget.

@@ -1,1 +1,12 @@
-//! RV64GC machine.
+//! An RV64GC machine: the hart (RV64IMAFDC, Zicsr, Zifencei, Zicntr, Sstc; M/S/U; Sv39/Sv48),
+//! CLINT, PLIC, an SBI implemented in the machine, a generated device tree, and the virtio
+//! devices of the `devices` crate.
+
+pub mod csr;
+pub mod decode;
+#[path = "fpu_pending.rs"]
+pub mod fpu;
+pub mod hart;
+pub mod mmu;
+
+pub use hart::{Bus, Exception, Exit, Hart};

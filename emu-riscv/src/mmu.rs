@@ -7,7 +7,7 @@
 //! The whole TLB is flushed on satp writes, SFENCE.VMA and mstatus changes that alter
 //! permissions (MPRV, MPP, SUM, MXR).
 
-use crate::csr::mstatus;
+use crate::csr::{irq, mstatus};
 use crate::hart::{Bus, Exception, Hart, PRV_M, PRV_S, PRV_U};
 
 const TLB_SIZE: usize = 256;
@@ -260,7 +260,14 @@ impl Hart {
         if let Some(off) = ram.offset(paddr, size as u64) {
             return Some(read_le(ram.as_slice(), off, size));
         }
-        bus.mmio_read(paddr, size)
+        let v = bus.mmio_read(paddr, size);
+        self.sync_external_interrupts(bus);
+        v
+    }
+
+    fn sync_external_interrupts<B: Bus>(&mut self, bus: &mut B) {
+        let ext = bus.external_interrupts();
+        self.csr.mip = (self.csr.mip & !(irq::MEI | irq::SEI)) | ext;
     }
 
     pub(crate) fn phys_store<B: Bus>(&mut self, bus: &mut B, paddr: u64, size: u8, v: u64) -> Option<()> {
@@ -269,7 +276,9 @@ impl Hart {
             write_le(ram.as_mut_slice(), off, size, v);
             return Some(());
         }
-        bus.mmio_write(paddr, size, v)
+        let r = bus.mmio_write(paddr, size, v);
+        self.sync_external_interrupts(bus);
+        r
     }
 }
 

@@ -1,0 +1,415 @@
+//! The riscv64 board: RAM at 0x8000_0000, CLINT, PLIC, four virtio-mmio devices, the SBI in
+//! the machine, and Linux boot (Image + initrd + generated device tree).
+
+use crate::clint::{self, Clint};
+use crate::csr::irq;
+use crate::fdt::FdtWriter;
+use crate::hart::{Bus, Exit, Hart, PRV_S};
+use crate::plic::{self, Plic};
+use crate::sbi::{self, SbiEffect};
+use devices::{Blk, Console, P9, Rng, Share, VirtioMmio};
+use emu_core::session::{Halt, Machine, Slice};
+use emu_core::{DevCtx, GuestRam, Host, MmioDevice};
+use std::path::PathBuf;
+
+pub const RAM_BASE: u64 = 0x8000_0000;
+pub const VIRTIO_BASE: u64 = 0x1000_1000;
+pub const VIRTIO_STRIDE: u64 = 0x1000;
+/// virtio slots, in order; slot i uses PLIC source i + 1.
+const SLOT_CONSOLE: u64 = 0;
+const SLOT_BLK: u64 = 1;
+const SLOT_P9: u64 = 2;
+const SLOT_RNG: u64 = 3;
+const NUM_SLOTS: u64 = 4;
+
+/// The timebase: 10 MHz, as QEMU's virt machine.
+pub const TIMEBASE_HZ: u64 = 10_000_000;
+/// Pre-boot runs on a virtual clock: this many instructions make one timer tick.
+const INSNS_PER_TICK: u64 = 10;
+/// Instructions per slice between looks at the clock and the devices.
+const SLICE: u64 = 50_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error("the kernel is not a RISC-V Linux Image (bad header)")]
+    BadKernel,
+    #[error("guest RAM of {0} MiB is too small for the kernel, initrd and device tree")]
+    TooSmall(u64),
+}
+
+/// Everything on the bus except the hart.
+pub struct System {
+    pub ram: GuestRam,
+    pub clint: Clint,
+    pub plic: Plic,
+    pub console: VirtioMmio<Console>,
+    pub blk: VirtioMmio<Blk>,
+    pub p9: VirtioMmio<P9>,
+    pub rng: VirtioMmio<Rng>,
+    /// The guest kernel's console output (SBI putchar), kept for error reports.
+    pub console_log: Vec<u8>,
+    pub halted: Option<Halt>,
+    mtime: u64,
+}
+
+/// The guest clock: virtual (derived from retired instructions, plus idle time skipped) during
+/// pre-boot, the host's monotonic clock at run time.
+#[derive(Debug, Clone, Copy)]
+enum Clock {
+    Virtual { skipped_ticks: u64 },
+    Host { base_ticks: u64, origin_ns: u64 },
+}
+
+pub struct RiscvMachine {
+    pub hart: Hart,
+    pub sys: System,
+    clock: Clock,
+}
+
+/// The bus as the hart sees it during a slice: the system plus the host for device I/O.
+struct BusView<'a> {
+    sys: &'a mut System,
+    host: &'a mut dyn Host,
+}
+
+impl BusView<'_> {
+    fn virtio(&mut self, slot: u64) -> (&mut dyn MmioDevice, DevCtx<'_>) {
+        let sys = &mut *self.sys;
+        let dev: &mut dyn MmioDevice = match slot {
+            SLOT_CONSOLE => &mut sys.console,
+            SLOT_BLK => &mut sys.blk,
+            SLOT_P9 => &mut sys.p9,
+            _ => &mut sys.rng,
+        };
+        (dev, DevCtx { ram: &mut sys.ram, host: &mut *self.host })
+    }
+}
+
+impl System {
+    /// Samples every device's interrupt line into the PLIC.
+    fn sync_irqs(&mut self) {
+        self.plic.set_level(1 + SLOT_CONSOLE as u32, self.console.irq_level());
+        self.plic.set_level(1 + SLOT_BLK as u32, self.blk.irq_level());
+        self.plic.set_level(1 + SLOT_P9 as u32, self.p9.irq_level());
+        self.plic.set_level(1 + SLOT_RNG as u32, self.rng.irq_level());
+    }
+}
+
+impl Bus for BusView<'_> {
+    fn ram(&mut self) -> &mut GuestRam {
+        &mut self.sys.ram
+    }
+
+    fn mmio_read(&mut self, addr: u64, size: u8) -> Option<u64> {
+        if addr.wrapping_sub(clint::BASE) < clint::SIZE {
+            return Some(self.sys.clint.read(addr - clint::BASE, size, self.sys.mtime));
+        }
+        if addr.wrapping_sub(plic::BASE) < plic::SIZE {
+            return Some(self.sys.plic.read(addr - plic::BASE) as u64);
+        }
+        let off = addr.wrapping_sub(VIRTIO_BASE);
+        if off < NUM_SLOTS * VIRTIO_STRIDE {
+            let (dev, mut ctx) = self.virtio(off / VIRTIO_STRIDE);
+            let v = dev.read(&mut ctx, off % VIRTIO_STRIDE, size);
+            self.sys.sync_irqs();
+            return Some(v);
+        }
+        None
+    }
+
+    fn mmio_write(&mut self, addr: u64, size: u8, value: u64) -> Option<()> {
+        if addr.wrapping_sub(clint::BASE) < clint::SIZE {
+            self.sys.clint.write(addr - clint::BASE, size, value);
+            return Some(());
+        }
+        if addr.wrapping_sub(plic::BASE) < plic::SIZE {
+            self.sys.plic.write(addr - plic::BASE, value as u32);
+            return Some(());
+        }
+        let off = addr.wrapping_sub(VIRTIO_BASE);
+        if off < NUM_SLOTS * VIRTIO_STRIDE {
+            let (dev, mut ctx) = self.virtio(off / VIRTIO_STRIDE);
+            dev.write(&mut ctx, off % VIRTIO_STRIDE, size, value);
+            self.sys.sync_irqs();
+            return Some(());
+        }
+        None
+    }
+
+    fn external_interrupts(&mut self) -> u64 {
+        self.sys.plic.mip_bits()
+    }
+}
+
+/// What to boot.
+pub struct BootImage<'a> {
+    pub kernel: &'a [u8],
+    pub initrd: &'a [u8],
+    pub rootfs: Vec<u8>,
+    pub memory_mib: u64,
+    pub cmdline: &'a str,
+}
+
+impl RiscvMachine {
+    pub fn new(boot: BootImage) -> Result<Self, BootError> {
+        let ram_size = boot.memory_mib << 20;
+        let mut ram = GuestRam::new(RAM_BASE, ram_size as usize);
+        // Linux riscv Image header: text_offset at 8, image_size at 16, magic at 0x30/0x38.
+        let k = boot.kernel;
+        if k.len() < 64 || &k[0x30..0x38] != b"RISCV\0\0\0" {
+            return Err(BootError::BadKernel);
+        }
+        let text_offset = u64::from_le_bytes(k[8..16].try_into().unwrap());
+        let image_size = u64::from_le_bytes(k[16..24].try_into().unwrap()).max(k.len() as u64);
+        let kernel_addr = RAM_BASE + text_offset;
+        let kernel_end = kernel_addr + image_size;
+        // The device tree goes 2 MiB below the top of RAM, the initrd right under it.
+        let dtb_addr = RAM_BASE + ram_size - (2 << 20);
+        let initrd_addr = (dtb_addr - boot.initrd.len() as u64) & !0xfff;
+        if initrd_addr <= kernel_end + (16 << 20) {
+            return Err(BootError::TooSmall(boot.memory_mib));
+        }
+        ram.write(kernel_addr, k).ok_or(BootError::TooSmall(boot.memory_mib))?;
+        ram.write(initrd_addr, boot.initrd).ok_or(BootError::TooSmall(boot.memory_mib))?;
+        let dtb = device_tree(ram_size, boot.cmdline, initrd_addr, initrd_addr + boot.initrd.len() as u64);
+        ram.write(dtb_addr, &dtb).ok_or(BootError::TooSmall(boot.memory_mib))?;
+
+        let mut hart = Hart::new();
+        hart.pc = kernel_addr;
+        hart.x[10] = 0; // hart id
+        hart.x[11] = dtb_addr;
+        // What M-mode firmware would leave behind: traps and interrupts delegated to S-mode,
+        // counters and Sstc enabled, then a jump to S-mode.
+        hart.csr.medeleg = (1 << 0) | (1 << 3) | (1 << 8) | (1 << 12) | (1 << 13) | (1 << 15);
+        hart.csr.mideleg = irq::S_MASK;
+        hart.csr.mcounteren = 7;
+        hart.csr.menvcfg = 1 << 63;
+        hart.csr.mie = irq::S_MASK;
+        hart.sbi_in_machine = true;
+        hart.set_priv(PRV_S);
+
+        let sys = System {
+            ram,
+            clint: Clint::default(),
+            plic: Plic::default(),
+            console: VirtioMmio::new(Console::new()),
+            blk: VirtioMmio::new(Blk::new(boot.rootfs, true)),
+            p9: VirtioMmio::new(P9::new(proto::P9_TAG)),
+            rng: VirtioMmio::new(Rng::new()),
+            console_log: Vec::new(),
+            halted: None,
+            mtime: 0,
+        };
+        Ok(Self { hart, sys, clock: Clock::Virtual { skipped_ticks: 0 } })
+    }
+
+    fn now_ticks(&self, host: &mut dyn Host) -> u64 {
+        match self.clock {
+            Clock::Virtual { skipped_ticks } => skipped_ticks + self.hart.instret / INSNS_PER_TICK,
+            Clock::Host { base_ticks, origin_ns } => {
+                base_ticks + host.monotonic_ns().saturating_sub(origin_ns) / (1_000_000_000 / TIMEBASE_HZ)
+            }
+        }
+    }
+
+    fn update_timers(&mut self, host: &mut dyn Host) {
+        let now = self.now_ticks(host);
+        self.hart.mtime = now;
+        self.sys.mtime = now;
+        self.hart.update_stip();
+        if now >= self.sys.clint.mtimecmp {
+            self.hart.csr.mip |= irq::MTI;
+        } else {
+            self.hart.csr.mip &= !irq::MTI;
+        }
+        if self.sys.clint.msip {
+            self.hart.csr.mip |= irq::MSI;
+        } else {
+            self.hart.csr.mip &= !irq::MSI;
+        }
+    }
+
+    fn next_deadline_ticks(&self) -> u64 {
+        self.hart.csr.stimecmp.min(self.sys.clint.mtimecmp)
+    }
+
+    fn poll_devices(&mut self, host: &mut dyn Host) {
+        let sys = &mut self.sys;
+        let mut ctx = DevCtx { ram: &mut sys.ram, host };
+        sys.console.poll(&mut ctx);
+        sys.p9.poll(&mut ctx);
+        sys.sync_irqs();
+        self.hart.csr.mip = (self.hart.csr.mip & !(irq::MEI | irq::SEI)) | sys.plic.mip_bits();
+    }
+}
+
+impl Machine for RiscvMachine {
+    fn run_slice(&mut self, host: &mut dyn Host) -> Slice {
+        if let Some(h) = &self.sys.halted {
+            return Slice::Halted(h.clone());
+        }
+        self.poll_devices(host);
+        self.update_timers(host);
+        if self.hart.wfi {
+            if self.hart.interrupt_waiting() {
+                self.hart.wfi = false;
+            } else {
+                let deadline = self.next_deadline_ticks();
+                match &mut self.clock {
+                    Clock::Virtual { skipped_ticks } => {
+                        // Idle during pre-boot costs nothing: jump to the next timer event.
+                        let now = *skipped_ticks + self.hart.instret / INSNS_PER_TICK;
+                        if deadline == u64::MAX {
+                            return Slice::Halted(Halt::Fatal("the guest waits for an interrupt that can never come".into()));
+                        }
+                        *skipped_ticks += deadline.saturating_sub(now);
+                        self.update_timers(host);
+                        self.hart.wfi = false;
+                    }
+                    Clock::Host { base_ticks, origin_ns } => {
+                        let ns_per_tick = 1_000_000_000 / TIMEBASE_HZ;
+                        let deadline_ns = if deadline == u64::MAX {
+                            host.monotonic_ns() + 1_000_000_000
+                        } else {
+                            origin_ns.saturating_add(deadline.saturating_sub(*base_ticks).saturating_mul(ns_per_tick))
+                        };
+                        return Slice::Idle { deadline_ns };
+                    }
+                }
+            }
+        }
+        let mut bus = BusView { sys: &mut self.sys, host };
+        match self.hart.run(&mut bus, SLICE) {
+            Exit::Budget | Exit::Device => {}
+            Exit::Wfi => {}
+            Exit::Sbi => match sbi::handle(&mut self.hart) {
+                SbiEffect::None => {}
+                SbiEffect::ConsoleByte(b) => {
+                    self.sys.console_log.push(b);
+                    if self.sys.console_log.len() > 64 * 1024 {
+                        self.sys.console_log.drain(..32 * 1024);
+                    }
+                    host.console_log(&[b]);
+                }
+                SbiEffect::Shutdown => self.sys.halted = Some(Halt::PowerOff),
+                SbiEffect::Reboot => self.sys.halted = Some(Halt::Reboot),
+            },
+        }
+        if let Some(h) = &self.sys.halted {
+            return Slice::Halted(h.clone());
+        }
+        Slice::Ran
+    }
+
+    fn drain_channel(&mut self, out: &mut Vec<u8>) {
+        out.extend(self.sys.console.device_mut().take_output());
+    }
+
+    fn feed_channel(&mut self, data: &[u8]) {
+        self.sys.console.device_mut().push_input(data);
+    }
+
+    fn channel_backlog(&self) -> usize {
+        self.sys.console.device().pending_input()
+    }
+
+    fn set_shares(&mut self, shares: Vec<(String, PathBuf)>) {
+        let shares = shares.into_iter().map(|(aname, root)| Share { aname, root }).collect();
+        self.sys.p9.device_mut().set_shares(shares);
+    }
+
+    fn use_host_clock(&mut self, host: &mut dyn Host) {
+        let base_ticks = self.now_ticks(host);
+        self.clock = Clock::Host { base_ticks, origin_ns: host.monotonic_ns() };
+    }
+
+    fn console_tail(&self) -> String {
+        let log = &self.sys.console_log;
+        let text = String::from_utf8_lossy(&log[log.len().saturating_sub(4096)..]).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    fn instructions(&self) -> u64 {
+        self.hart.instret
+    }
+}
+
+/// The device tree Linux boots from.
+pub fn device_tree(ram_size: u64, cmdline: &str, initrd_start: u64, initrd_end: u64) -> Vec<u8> {
+    const CPU_INTC: u32 = 1;
+    const PLIC_PHANDLE: u32 = 2;
+    let mut w = FdtWriter::default();
+    w.begin_node("");
+    w.prop_u32("#address-cells", 2);
+    w.prop_u32("#size-cells", 2);
+    w.prop_str("compatible", "c2w,riscv-virtio");
+    w.prop_str("model", "c2w riscv64");
+
+    w.begin_node("chosen");
+    w.prop_str("bootargs", cmdline);
+    w.prop_u64("linux,initrd-start", initrd_start);
+    w.prop_u64("linux,initrd-end", initrd_end);
+    w.end_node();
+
+    w.begin_node("cpus");
+    w.prop_u32("#address-cells", 1);
+    w.prop_u32("#size-cells", 0);
+    w.prop_u32("timebase-frequency", TIMEBASE_HZ as u32);
+    w.begin_node("cpu@0");
+    w.prop_str("device_type", "cpu");
+    w.prop_u32("reg", 0);
+    w.prop_str("status", "okay");
+    w.prop_str("compatible", "riscv");
+    w.prop_str("riscv,isa", "rv64imafdc_zicsr_zifencei_zicntr_sstc");
+    w.prop_str("mmu-type", "riscv,sv48");
+    w.begin_node("interrupt-controller");
+    w.prop_u32("#interrupt-cells", 1);
+    w.prop_empty("interrupt-controller");
+    w.prop_str("compatible", "riscv,cpu-intc");
+    w.prop_u32("phandle", CPU_INTC);
+    w.end_node();
+    w.end_node();
+    w.end_node();
+
+    w.begin_node(&format!("memory@{RAM_BASE:x}"));
+    w.prop_str("device_type", "memory");
+    w.prop_reg(RAM_BASE, ram_size);
+    w.end_node();
+
+    w.begin_node("soc");
+    w.prop_u32("#address-cells", 2);
+    w.prop_u32("#size-cells", 2);
+    w.prop_str("compatible", "simple-bus");
+    w.prop_empty("ranges");
+
+    w.begin_node(&format!("clint@{:x}", clint::BASE));
+    w.prop_strs("compatible", &["sifive,clint0", "riscv,clint0"]);
+    w.prop_reg(clint::BASE, clint::SIZE);
+    w.prop_u32s("interrupts-extended", &[CPU_INTC, 3, CPU_INTC, 7]);
+    w.end_node();
+
+    w.begin_node(&format!("plic@{:x}", plic::BASE));
+    w.prop_strs("compatible", &["sifive,plic-1.0.0", "riscv,plic0"]);
+    w.prop_reg(plic::BASE, plic::SIZE);
+    w.prop_u32("#address-cells", 0);
+    w.prop_u32("#interrupt-cells", 1);
+    w.prop_empty("interrupt-controller");
+    w.prop_u32s("interrupts-extended", &[CPU_INTC, 11, CPU_INTC, 9]);
+    w.prop_u32("riscv,ndev", plic::NUM_SOURCES - 1);
+    w.prop_u32("phandle", PLIC_PHANDLE);
+    w.end_node();
+
+    for slot in 0..NUM_SLOTS {
+        let base = VIRTIO_BASE + slot * VIRTIO_STRIDE;
+        w.begin_node(&format!("virtio_mmio@{base:x}"));
+        w.prop_str("compatible", "virtio,mmio");
+        w.prop_reg(base, VIRTIO_STRIDE);
+        w.prop_u32("interrupt-parent", PLIC_PHANDLE);
+        w.prop_u32("interrupts", 1 + slot as u32);
+        w.end_node();
+    }
+    w.end_node();
+    w.end_node();
+    w.finish()
+}
