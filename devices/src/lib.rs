@@ -1,1 +1,2 @@
 //! virtio devices.
+pub mod p9;
