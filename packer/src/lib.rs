@@ -1,0 +1,5 @@
+//! The c2w packer: container image -> WebAssembly module. The `c2w` binary (main.rs) is the thin
+//! command-line edge over these modules.
+
+pub mod arch;
+pub mod tree;
