@@ -2,11 +2,16 @@
 //! CLINT, PLIC, an SBI implemented in the machine, a generated device tree, and the virtio
 //! devices of the `devices` crate.
 
+pub mod clint;
 pub mod csr;
 pub mod decode;
+pub mod fdt;
 #[path = "fpu_pending.rs"]
 pub mod fpu;
 pub mod hart;
+pub mod machine;
 pub mod mmu;
+pub mod plic;
+pub mod sbi;
 
 pub use hart::{Bus, Exception, Exit, Hart};
