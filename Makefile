@@ -1,0 +1,45 @@
+# c2w build contract.
+#   make build   install what is missing, build the guest inits, the VMs and target/release/c2w
+#   make demo    build, convert a small busybox image for riscv64, run it under wasmtime
+#   make test    build, then formatting, lints, unit tests, kernel checks, end-to-end tests and
+#                the acceptance suite
+
+CARGO ?= cargo
+WASMTIME ?= wasmtime
+C2W := target/release/c2w
+
+# riscv64 is always built. amd64 (x86_64) joins once its emulator crate exists.
+HAVE_X86 := $(wildcard emu-x86/Cargo.toml)
+ARCHES := riscv64 $(if $(HAVE_X86),amd64)
+
+.PHONY: build setup guest-riscv64 guest-amd64 c2w demo test
+
+build: setup guest-riscv64 $(if $(HAVE_X86),guest-amd64) c2w
+
+setup:
+	scripts/setup.sh
+
+# Per arch: the guest init (a static Linux binary) and the VM (wasm32-wasip1). c2w embeds both,
+# so they are built before it.
+guest-riscv64: setup
+	$(CARGO) build -p c2w-init --target riscv64gc-unknown-linux-gnu --profile vm
+	$(CARGO) build -p emu-riscv --bin c2w-vm-riscv64 --target wasm32-wasip1 --profile vm
+
+guest-amd64: setup
+	$(CARGO) build -p c2w-init --target x86_64-unknown-linux-musl --profile vm
+	$(CARGO) build -p emu-x86 --bin c2w-vm-x86_64 --target wasm32-wasip1 --profile vm
+
+c2w: setup $(if $(HAVE_X86),guest-amd64) guest-riscv64
+	$(CARGO) build --release -p packer
+
+demo: build
+	$(C2W) --target-arch riscv64 oci:$$(scripts/demo-image.sh) target/demo/busybox-riscv64.wasm
+	$(WASMTIME) target/demo/busybox-riscv64.wasm uname -a
+
+test: build
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace
+	if [ -x guest/kernel/check.sh ]; then guest/kernel/check.sh; fi
+	for t in tests/*.sh; do if [ -f "$$t" ]; then bash "$$t" || exit 1; fi; done
+	ARCHES="$(ARCHES)" C2W=$(C2W) WASMTIME=$(WASMTIME) ../shared/acceptance/run.sh
