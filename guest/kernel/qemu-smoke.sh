@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Boots a committed guest kernel under QEMU with a busybox initramfs and checks what c2w relies
+# on: /init runs, the kernel console, a virtio console, EROFS on virtio-blk, overlayfs on tmpfs,
+# 9p over virtio, uname. It is the reference machine for later differential tests.
+#   guest/kernel/qemu-smoke.sh riscv64|x86_64 [BUSYBOX]
+# BUSYBOX: a static busybox for the arch; default: the one acceptance/fixtures.sh unpacks from
+# Debian's busybox-static (run that script first). Needs qemu-system-misc (riscv64) or
+# qemu-system-x86 (x86_64), opensbi (riscv64), erofs-utils and cpio.
+# Prints the checks, the wall-clock time from QEMU start to /init and the kernel's own uptime
+# at /init; exits non-zero if any check fails.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+arch=${1:?usage: qemu-smoke.sh riscv64|x86_64 [BUSYBOX]}
+case "$arch" in
+  riscv64) debarch=riscv64 ;;
+  x86_64) debarch=amd64 ;;
+  *) echo "unknown arch '$arch': expected riscv64 or x86_64" >&2; exit 2 ;;
+esac
+busybox=${2:-${FIXTURES:-$HOME/.cache/c2w-acceptance}/rootfs-$debarch/bin/busybox}
+[ -x "$busybox" ] || { echo "no busybox at $busybox: run acceptance/fixtures.sh or pass one" >&2; exit 2; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# The guest's /init: one line per check, "SMOKE ok <name>" or "SMOKE FAIL <name>", then power off.
+mkdir -p "$tmp/initramfs/bin" "$tmp/initramfs/tmp"
+cp "$busybox" "$tmp/initramfs/bin/busybox"
+cat > "$tmp/initramfs/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+echo "SMOKE init started"
+mkdir -p /proc /sys /dev /mnt/ro /mnt/share /mnt/ovl /t
+mount -t proc proc /proc
+echo "SMOKE init uptime $(cut -d' ' -f1 /proc/uptime)"
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+check() { name=$1; shift; if "$@" >/tmp/out 2>&1; then echo "SMOKE ok $name"; else echo "SMOKE FAIL $name: $(cat /tmp/out)"; fi; }
+echo "SMOKE console $(cat /sys/class/tty/console/active)"
+echo "SMOKE hvc devices:" /dev/hvc*
+# Each hvc that has a backend says its own name (the others refuse the open); the host-side file
+# of the virtio console shows which one it is.
+for t in /dev/hvc*; do echo "hello-from-$t" 2>/dev/null > $t && echo "SMOKE wrote to $t"; done
+check erofs mount -t erofs -o ro /dev/vda /mnt/ro
+check erofs-read grep -qx erofs-marker /mnt/ro/marker
+check tmpfs mount -t tmpfs tmpfs /t
+check overlay sh -c 'mkdir /t/up /t/work && mount -t overlay overlay -o lowerdir=/mnt/ro,upperdir=/t/up,workdir=/t/work /mnt/ovl'
+check overlay-rw sh -c 'grep -qx erofs-marker /mnt/ovl/marker && echo new > /mnt/ovl/new && rm /mnt/ovl/gone && [ ! -e /mnt/ovl/gone ] && [ -c /t/up/gone ]'
+check 9p mount -t 9p -o trans=virtio,version=9p2000.L share /mnt/share
+check 9p-read grep -qx ninep-marker /mnt/share/marker
+check 9p-write sh -c 'echo from-guest > /mnt/share/written'
+check hwrng sh -c 'grep -q virtio /sys/class/misc/hw_random/rng_current'
+check loopback sh -c 'ip link set lo up && ip addr show lo | grep -q 127.0.0.1'
+echo "SMOKE uname $(uname -a)"
+echo "SMOKE hostname $(hostname)"
+echo "SMOKE done"
+sync
+poweroff -f
+EOF
+chmod +x "$tmp/initramfs/init"
+(cd "$tmp/initramfs" && find . | cpio -o -H newc --quiet | gzip -1 > "$tmp/initramfs.cpio.gz")
+
+# Read-only disk: uncompressed EROFS, as the packer will write it.
+mkdir -p "$tmp/erofs" "$tmp/share"
+echo erofs-marker > "$tmp/erofs/marker"
+echo to-be-whited-out > "$tmp/erofs/gone"
+mkfs.erofs --quiet "$tmp/rootfs.erofs" "$tmp/erofs"
+echo ninep-marker > "$tmp/share/marker"
+
+devices=(
+  -drive "file=$tmp/rootfs.erofs,if=none,format=raw,readonly=on,id=ro"
+  -device virtio-blk-device,drive=ro
+  -fsdev "local,id=share,path=$tmp/share,security_model=none"
+  -device virtio-9p-device,fsdev=share,mount_tag=share
+  -device virtio-serial-device
+  -chardev "file,id=vcon,path=$tmp/virtio-console.out"
+  -device virtconsole,chardev=vcon
+  -device virtio-rng-device
+)
+case "$arch" in
+  riscv64)
+    qemu=(qemu-system-riscv64 -M virt -m 256M -bios /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf
+      -kernel "$here/riscv64/Image" -append "console=hvc0 panic=-1") ;;
+  x86_64)
+    # microvm without ACPI: qboot writes the MP table, QEMU appends virtio_mmio.device= entries.
+    qemu=(qemu-system-x86_64 -M microvm,acpi=off -m 256M
+      -kernel "$here/x86_64/bzImage" -append "console=ttyS0 panic=-1") ;;
+esac
+
+start=$(date +%s.%N)
+timeout 300 "${qemu[@]}" -initrd "$tmp/initramfs.cpio.gz" "${devices[@]}" \
+  -nographic -no-reboot -monitor none -serial stdio 2>&1 | tr -d '\r' | while IFS= read -r line; do
+    case "$line" in
+      "SMOKE init started") [ -e "$tmp/t-init" ] || echo "$(date +%s.%N)" > "$tmp/t-init" ;;
+    esac
+    printf '%s\n' "$line"
+  done > "$tmp/console.log" || true
+
+grep -E '^(SMOKE|\[ *[0-9.]+\] (Run /init|Linux version|virtio|Kernel command line|Freeing unused))' "$tmp/console.log" || true
+fail=0
+need() { grep -q "$1" "$tmp/console.log" || { echo "FAIL: no '$1' in the console log" >&2; fail=1; }; }
+need "SMOKE init started"
+need "SMOKE done"
+if grep -q "SMOKE FAIL" "$tmp/console.log"; then fail=1; fi
+need "SMOKE uname Linux localhost 6\.1\.[0-9]* .* $arch"
+grep -q "^from-guest$" "$tmp/share/written" 2>/dev/null || { echo "FAIL: 9p write did not reach the host" >&2; fail=1; }
+grep -q "^hello-from-/dev/hvc" "$tmp/virtio-console.out" 2>/dev/null \
+  || { echo "FAIL: nothing arrived on the virtio console" >&2; fail=1; }
+echo "virtio console output: $(cat "$tmp/virtio-console.out" 2>/dev/null)"
+if [ -e "$tmp/t-init" ]; then
+  echo "wall-clock QEMU start -> /init: $(awk -v a="$start" -v b="$(cat "$tmp/t-init")" 'BEGIN{printf "%.2f", b-a}') s"
+fi
+[ $fail -eq 0 ] && echo "qemu-smoke $arch: ok" || { echo "qemu-smoke $arch: FAILED (full log below)"; cat "$tmp/console.log"; }
+exit $fail
