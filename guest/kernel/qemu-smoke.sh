@@ -6,6 +6,8 @@
 # BUSYBOX: a static busybox for the arch; default: the one acceptance/fixtures.sh unpacks from
 # Debian's busybox-static (run that script first). Needs qemu-system-misc (riscv64) or
 # qemu-system-x86 (x86_64), opensbi (riscv64), erofs-utils and cpio.
+# DEBIAN_ROOT=DIR (optional) adds a Debian root as a second disk and runs bash, coreutils, perl,
+# python3, apt-get and dpkg from it.
 # Prints the checks, the wall-clock time from QEMU start to /init and the kernel's own uptime
 # at /init; exits non-zero if any check fails.
 set -euo pipefail
@@ -41,7 +43,9 @@ echo "SMOKE hvc devices:" /dev/hvc*
 # Each hvc that has a backend says its own name (the others refuse the open); the host-side file
 # of the virtio console shows which one it is.
 for t in /dev/hvc*; do echo "hello-from-$t" 2>/dev/null > $t && echo "SMOKE wrote to $t"; done
-check erofs mount -t erofs -o ro /dev/vda /mnt/ro
+# Disk order follows virtio-mmio probe order: mount every disk, then tell them apart by content.
+for d in /dev/vd?; do mkdir -p /mnt/${d##*/}; check "erofs-$d" mount -t erofs -o ro $d /mnt/${d##*/}; done
+for m in /mnt/vd?; do [ -f $m/marker ] && mount --bind $m /mnt/ro; [ -x $m/bin/sh ] && deb=$m; done
 check erofs-read grep -qx erofs-marker /mnt/ro/marker
 check tmpfs mount -t tmpfs tmpfs /t
 check overlay sh -c 'mkdir /t/up /t/work && mount -t overlay overlay -o lowerdir=/mnt/ro,upperdir=/t/up,workdir=/t/work /mnt/ovl'
@@ -52,6 +56,30 @@ check 9p-write sh -c 'echo from-guest > /mnt/share/written'
 check hwrng sh -c 'grep -q virtio /sys/class/misc/hw_random/rng_current'
 check loopback sh -c 'ip link set lo up && ip addr show lo | grep -q 127.0.0.1'
 echo "SMOKE uname $(uname -a)"
+# With a Debian root on the second disk: run its userland on overlay, as c2w will.
+if [ -n "${deb:-}" ]; then
+  d=/mnt/debian
+  mkdir -p $d /t/dup /t/dwork
+  check debian-overlay mount -t overlay overlay -o lowerdir=$deb,upperdir=/t/dup,workdir=/t/dwork $d
+  mount -t proc proc $d/proc; mount -t sysfs sysfs $d/sys; mount -t devtmpfs devtmpfs $d/dev
+  mkdir -p $d/dev/pts $d/dev/shm; mount -t devpts devpts $d/dev/pts; mount -t tmpfs tmpfs $d/dev/shm
+  mount -t tmpfs tmpfs $d/tmp
+  run() { name=$1; shift
+    if chroot $d /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@" >/tmp/out 2>&1
+    then echo "SMOKE ok $name: $(head -n1 /tmp/out)"; else echo "SMOKE FAIL $name: $(cat /tmp/out)"; fi; }
+  run bash bash -c 'echo "bash $BASH_VERSION $(seq 3 | sort -r | tr "\n" ,) $$"; ulimit -n >/dev/null'
+  run coreutils sh -c 'ls --version | head -n1 && sha256sum /bin/ls >/dev/null && date -u +%Y >/dev/null && stat / >/dev/null && mktemp >/dev/null && sleep 0.1'
+  run perl perl -e 'use POSIX; pipe(R, W) or die; my $p = fork // die; if (!$p) { print W "kid\n"; exit 0 } waitpid($p, 0); printf "perl %vd %s", $^V, scalar <R>'
+  run python3 python3 -c '
+import os, sys, threading, select, time, signal, subprocess
+r, w = os.pipe(); t = threading.Thread(target=lambda: os.write(w, b"x")); t.start(); t.join()
+ep = select.epoll(); ep.register(r, select.EPOLLIN); assert ep.poll(1)
+out = subprocess.run(["/bin/echo", "child"], capture_output=True, check=True).stdout.strip().decode()
+time.sleep(0.05); os.urandom(16)
+print("python", sys.version.split()[0], out, os.read(r, 1).decode())'
+  run apt-get apt-get --version
+  run dpkg dpkg --version
+fi
 echo "SMOKE hostname $(hostname)"
 echo "SMOKE done"
 sync
@@ -66,6 +94,13 @@ echo erofs-marker > "$tmp/erofs/marker"
 echo to-be-whited-out > "$tmp/erofs/gone"
 mkfs.erofs --quiet "$tmp/rootfs.erofs" "$tmp/erofs"
 echo ninep-marker > "$tmp/share/marker"
+# Optional: a Debian root directory (e.g. `debootstrap --foreign --variant=minbase
+# --include=python3-minimal,perl trixie DIR`) as a second disk whose userland the guest runs.
+debian_disk=()
+if [ -n "${DEBIAN_ROOT:-}" ]; then
+  mkfs.erofs --quiet "$tmp/debian.erofs" "$DEBIAN_ROOT"
+  debian_disk=(-drive "file=$tmp/debian.erofs,if=none,format=raw,readonly=on,id=deb" -device virtio-blk-device,drive=deb)
+fi
 
 devices=(
   -drive "file=$tmp/rootfs.erofs,if=none,format=raw,readonly=on,id=ro"
@@ -76,6 +111,7 @@ devices=(
   -chardev "file,id=vcon,path=$tmp/virtio-console.out"
   -device virtconsole,chardev=vcon
   -device virtio-rng-device
+  "${debian_disk[@]}"
 )
 case "$arch" in
   riscv64)
@@ -89,7 +125,8 @@ esac
 
 start=$(date +%s.%N)
 timeout 300 "${qemu[@]}" -initrd "$tmp/initramfs.cpio.gz" "${devices[@]}" \
-  -nographic -no-reboot -monitor none -serial stdio 2>&1 | tr -d '\r' | while IFS= read -r line; do
+  -nographic -no-reboot -monitor none -serial stdio 2>&1 | while IFS= read -r line; do
+    line=${line//$'\r'/} # stamped as it arrives: no buffering filter between QEMU and this loop
     case "$line" in
       "SMOKE init started") [ -e "$tmp/t-init" ] || echo "$(date +%s.%N)" > "$tmp/t-init" ;;
     esac
@@ -103,6 +140,7 @@ need "SMOKE init started"
 need "SMOKE done"
 if grep -q "SMOKE FAIL" "$tmp/console.log"; then fail=1; fi
 need "SMOKE uname Linux localhost 6\.1\.[0-9]* .* $arch"
+if [ -n "${DEBIAN_ROOT:-}" ]; then for t in bash coreutils perl python3 apt-get dpkg; do need "SMOKE ok $t"; done; fi
 grep -q "^from-guest$" "$tmp/share/written" 2>/dev/null || { echo "FAIL: 9p write did not reach the host" >&2; fail=1; }
 grep -q "^hello-from-/dev/hvc" "$tmp/virtio-console.out" 2>/dev/null \
   || { echo "FAIL: nothing arrived on the virtio console" >&2; fail=1; }
