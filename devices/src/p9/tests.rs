@@ -14,7 +14,12 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("p9-test-{}-{name}", std::process::id()));
+        // TMPDIR first: under WASI std has no temp_dir, and the runner maps one in.
+        let base = std::env::var_os("TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from);
+        #[cfg(unix)]
+        let dir = base.join(format!("p9-test-{}-{name}", std::process::id()));
+        #[cfg(not(unix))]
+        let dir = base.join(format!("p9-test-{name}"));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("share")).unwrap();
         fs::create_dir_all(dir.join("outside")).unwrap();
@@ -34,6 +39,21 @@ impl Drop for TempDir {
 }
 
 const ROOT: u32 = 0;
+
+/// The host path of `rel` under the temp dir as an absolute symlink target. WASI runtimes
+/// refuse to create absolute symlinks, so there the same place is spelt relative to the share.
+fn absolute(tmp: &TempDir, rel: &str) -> PathBuf {
+    if cfg!(unix) {
+        tmp.0.join(rel)
+    } else {
+        Path::new("../../").join(tmp.0.file_name().unwrap()).join(rel)
+    }
+}
+
+/// Plants a host symlink (through the server's own host shim, so this runs on WASI too).
+fn symlink(target: impl AsRef<Path>, link: PathBuf) {
+    super::hostfs::symlink(target.as_ref().as_os_str(), &link).unwrap();
+}
 
 /// A server with one share "s" at `tmp/share`, negotiated at `msize`, root attached as fid 0.
 fn setup(name: &str, msize: u32) -> (TempDir, Server) {
@@ -394,15 +414,19 @@ fn names_with_slash_or_nul_are_refused() {
     assert_eq!(fs::read(tmp.0.join("secret")).unwrap(), b"parent secret");
 }
 
-#[cfg(unix)]
 #[test]
 fn host_symlinks_are_never_followed() {
     let (tmp, mut s) = setup("escape", 8192);
     let share = tmp.share();
-    std::os::unix::fs::symlink(tmp.0.join("outside"), share.join("rel_escape")).unwrap();
-    std::os::unix::fs::symlink("../outside", share.join("escape")).unwrap();
-    std::os::unix::fs::symlink(tmp.0.join("outside/passwd"), share.join("abs_file")).unwrap();
-    for link in ["escape", "rel_escape"] {
+    symlink(absolute(&tmp, "outside"), share.join("abs_escape"));
+    symlink("../outside", share.join("escape"));
+    symlink(absolute(&tmp, "outside/passwd"), share.join("abs_file"));
+    #[cfg(unix)]
+    symlink("/etc", share.join("etc"));
+    for link in ["escape", "abs_escape", "etc"] {
+        if cfg!(not(unix)) && link == "etc" {
+            continue;
+        }
         // Walking to the link gives a symlink qid; walking through it stops there.
         let qids = walk(&mut s, ROOT, 1, &[link, "passwd"]);
         assert_eq!(qids.len(), 1, "{link}");
@@ -430,7 +454,7 @@ fn host_symlinks_are_never_followed() {
     clunk(&mut s, 1);
     // An absolute link to a file outside: readable as link text, never as the file.
     walk(&mut s, ROOT, 1, &["abs_file"]);
-    assert_eq!(readlink(&mut s, 1), tmp.0.join("outside/passwd").as_os_str().as_encoded_bytes());
+    assert_eq!(readlink(&mut s, 1), absolute(&tmp, "outside/passwd").as_os_str().as_encoded_bytes());
     assert_eq!(call_err(&mut s, TLOPEN, body().u32(1).u32(O_RDWR)), ELOOP);
     let trunc = body().u32(1).u32(SETATTR_SIZE).u32(0).u32(0).u32(0).u64(0).raw(&[0; 32]);
     assert_eq!(call_err(&mut s, TSETATTR, trunc), EINVAL);
@@ -454,7 +478,6 @@ fn host_symlinks_are_never_followed() {
 
 /// A directory the guest walked into is swapped on the host for a symlink to the outside:
 /// the old fid must not reach through it.
-#[cfg(unix)]
 #[test]
 fn directory_swapped_for_symlink_is_not_followed() {
     let (tmp, mut s) = setup("swap", 8192);
@@ -464,7 +487,7 @@ fn directory_swapped_for_symlink_is_not_followed() {
     walk(&mut s, ROOT, 1, &["d", "passwd"]);
     walk(&mut s, ROOT, 2, &["d"]);
     fs::rename(share.join("d"), share.join("d_old")).unwrap();
-    std::os::unix::fs::symlink(tmp.0.join("outside"), share.join("d")).unwrap();
+    symlink(absolute(&tmp, "outside"), share.join("d"));
     assert_eq!(call_err(&mut s, TGETATTR, body().u32(1).u64(0)), ELOOP);
     assert_eq!(call_err(&mut s, TLOPEN, body().u32(1).u32(O_RDWR)), ELOOP);
     assert_eq!(call_err(&mut s, TREMOVE, body().u32(1)), ELOOP);
