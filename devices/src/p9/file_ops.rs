@@ -30,6 +30,11 @@ fn open_options(flags: u32) -> Result<OpenOptions, Errno> {
     Ok(opts)
 }
 
+/// Refuses I/O ranges that run past the largest file offset (Linux's loff_t is signed).
+fn end_offset(offset: u64, len: usize) -> Result<u64, Errno> {
+    offset.checked_add(len as u64).filter(|&end| end <= i64::MAX as u64).ok_or(Errno(EINVAL))
+}
+
 impl Server {
     fn iounit(&self) -> u32 {
         self.msize - IOHDRSZ
@@ -93,6 +98,7 @@ impl Server {
         let offset = r.u64()?;
         let count = r.u32()? as usize;
         let count = count.min(self.msize as usize - IO_HEADER_LEN);
+        end_offset(offset, count)?;
         let file = match &self.fid(fid)?.open {
             Open::File(f) => f,
             Open::XattrList => {
@@ -128,6 +134,7 @@ impl Server {
         let offset = r.u64()?;
         let count = r.u32()?;
         let data = r.bytes(count as usize)?;
+        end_offset(offset, data.len())?;
         let file = match &self.fid(fid)?.open {
             Open::File(f) => f,
             Open::Dir(_) => return Err(Errno(EISDIR)),

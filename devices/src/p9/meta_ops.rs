@@ -77,18 +77,18 @@ impl Server {
         if valid & (SETATTR_ATIME | SETATTR_MTIME) != 0 {
             let now = SystemTime::now();
             let when = |set_bit: u32, (sec, nsec): (u64, u64)| {
-                if valid & set_bit != 0 {
-                    UNIX_EPOCH + Duration::new(sec, nsec.min(999_999_999) as u32)
-                } else {
-                    now
+                if valid & set_bit == 0 {
+                    return Ok(now);
                 }
+                let since = Duration::new(sec, nsec.min(999_999_999) as u32);
+                UNIX_EPOCH.checked_add(since).ok_or(Errno(EINVAL))
             };
             let mut times = FileTimes::new();
             if valid & SETATTR_ATIME != 0 {
-                times = times.set_accessed(when(SETATTR_ATIME_SET, atime));
+                times = times.set_accessed(when(SETATTR_ATIME_SET, atime)?);
             }
             if valid & SETATTR_MTIME != 0 {
-                times = times.set_modified(when(SETATTR_MTIME_SET, mtime));
+                times = times.set_modified(when(SETATTR_MTIME_SET, mtime)?);
             }
             let file = hostfs::open(&path, OpenOptions::new().read(true), None)?;
             file.set_times(times)?;

@@ -201,6 +201,9 @@ fn create_write_read_back() {
     assert_eq!(read(&mut s, 1, 0, 100), b"hello world!");
     assert_eq!(read(&mut s, 1, 6, 5), b"world");
     assert_eq!(read(&mut s, 1, 100, 5), b"");
+    // Ranges past the largest file offset are refused.
+    assert_eq!(call_err(&mut s, TREAD, body().u32(1).u64(u64::MAX).u32(10)), EINVAL);
+    assert_eq!(call_err(&mut s, TWRITE, body().u32(1).u64(u64::MAX - 1).u32(3).raw(b"abc")), EINVAL);
     assert_eq!(fs::read(tmp.share().join("new.txt")).unwrap(), b"hello world!");
     call(&mut s, TFSYNC, body().u32(1).u32(0));
     clunk(&mut s, 1);
@@ -334,6 +337,14 @@ fn setattr_truncate_mode_times() {
     let t = 1_000_000_000;
     call(&mut s, TSETATTR, setattr(SETATTR_MTIME | SETATTR_MTIME_SET | SETATTR_ATIME | SETATTR_ATIME_SET, 0, 0, t));
     let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+    assert_eq!(mtime.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(), t);
+    // Times beyond what the host can represent are refused, not a panic.
+    let far = setattr(SETATTR_MTIME | SETATTR_MTIME_SET, 0, 0, u64::MAX);
+    assert_eq!(call_err(&mut s, TSETATTR, far), EINVAL);
+    // Directories take times too.
+    let dir_times = body().u32(ROOT).u32(SETATTR_MTIME | SETATTR_MTIME_SET).raw(&[0; 36]).u64(t).u64(0);
+    call(&mut s, TSETATTR, dir_times);
+    let mtime = fs::metadata(tmp.share()).unwrap().modified().unwrap();
     assert_eq!(mtime.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(), t);
     // Ownership changes are accepted and ignored.
     call(&mut s, TSETATTR, setattr(0x2 | 0x4, 0, 0, 0));
