@@ -23,8 +23,10 @@ use std::io::Write;
 /// be reported on the channel. Failures to log are ignored: never a panic.
 macro_rules! console {
     ($($arg:tt)*) => {{
+        // One write(2) per record: /dev/kmsg makes each write a separate log line.
+        let line = format!("<3>{}\n", format_args!($($arg)*));
         if let Ok(mut kmsg) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg") {
-            let _ = writeln!(kmsg, "<3>{}", format_args!($($arg)*));
+            let _ = kmsg.write_all(line.as_bytes());
         }
     }};
 }
