@@ -48,10 +48,8 @@ pub fn set_clock(unix_time_ns: u64) -> Result<(), Fail> {
     if unix_time_ns == 0 {
         return Ok(());
     }
-    let ts = libc::timespec {
-        tv_sec: (unix_time_ns / 1_000_000_000) as _,
-        tv_nsec: (unix_time_ns % 1_000_000_000) as _,
-    };
+    let ts =
+        libc::timespec { tv_sec: (unix_time_ns / 1_000_000_000) as _, tv_nsec: (unix_time_ns % 1_000_000_000) as _ };
     // SAFETY: a valid timespec.
     sys::check(unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) }).context(|| "setting the clock".into())?;
     Ok(())
