@@ -2,4 +2,5 @@
 //! command-line edge over these modules.
 
 pub mod arch;
+pub mod erofs;
 pub mod tree;
