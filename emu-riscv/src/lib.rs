@@ -6,7 +6,6 @@ pub mod clint;
 pub mod csr;
 pub mod decode;
 pub mod fdt;
-#[path = "fpu_pending.rs"]
 pub mod fpu;
 pub mod hart;
 pub mod machine;

@@ -1,0 +1,100 @@
+//! Runs the self-checking RISC-V assembly programs in tests/fp/ on the hart.
+//!
+//! Each program is assembled at test time with the riscv64 cross toolchain into a flat image
+//! at 0x8000_0000, run in M-mode until it stops in WFI, and judged by a0 (0 = every check
+//! passed, else the number of the failed check); the harness then checks some final state
+//! itself.
+
+use emu_core::GuestRam;
+use emu_riscv::{Bus, Exit, Hart};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BASE: u64 = 0x8000_0000;
+
+/// RAM only: every other physical address is an access fault.
+struct RamBus {
+    ram: GuestRam,
+}
+
+impl Bus for RamBus {
+    fn ram(&mut self) -> &mut GuestRam {
+        &mut self.ram
+    }
+    fn mmio_read(&mut self, _addr: u64, _size: u8) -> Option<u64> {
+        None
+    }
+    fn mmio_write(&mut self, _addr: u64, _size: u8, _value: u64) -> Option<()> {
+        None
+    }
+}
+
+fn run_tool(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?} (riscv64 cross toolchain installed?): {e}"));
+    assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Assembles tests/fp/<name>.S into a flat binary image.
+fn build(name: &str) -> Vec<u8> {
+    let src_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fp");
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fp-asm");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let elf = out_dir.join(format!("{name}.elf"));
+    let bin = out_dir.join(format!("{name}.bin"));
+    run_tool(
+        Command::new("riscv64-linux-gnu-gcc")
+            .args(["-nostdlib", "-nostartfiles", "-static", "-march=rv64gc", "-mabi=lp64d"])
+            .arg(format!("-Wl,-Ttext=0x{BASE:x}"))
+            .arg("-Wl,--build-id=none")
+            .arg("-I")
+            .arg(&src_dir)
+            .arg("-o")
+            .arg(&elf)
+            .arg(src_dir.join(format!("{name}.S"))),
+    );
+    run_tool(Command::new("riscv64-linux-gnu-objcopy").args(["-O", "binary"]).arg(&elf).arg(&bin));
+    std::fs::read(&bin).unwrap()
+}
+
+/// Runs a program to its final WFI and checks that every self-check passed.
+fn run(name: &str) -> (Hart, RamBus) {
+    let image = build(name);
+    let mut bus = RamBus { ram: GuestRam::new(BASE, 1 << 20) };
+    bus.ram.write(BASE, &image).expect("image fits in RAM");
+    let mut hart = Hart::new();
+    hart.pc = BASE;
+    let exit = hart.run(&mut bus, 1_000_000);
+    assert_eq!(exit, Exit::Wfi, "{name} did not finish (pc {:#x})", hart.pc);
+    assert_eq!(hart.x[10], 0, "{name}: check number {} failed (pc {:#x})", hart.x[10], hart.pc);
+    (hart, bus)
+}
+
+#[test]
+fn arithmetic_rounding_flags_and_conversions() {
+    let (hart, _) = run("arith");
+    // fa0 (f10) = 1.5 loaded by fld; the last instruction underflowed to zero.
+    assert_eq!(hart.f[10], 1.5f64.to_bits());
+    assert_eq!(hart.csr.fcsr, 0b00011, "UF|NX accrued, frm RNE");
+    // FP state was written: FS is Dirty.
+    assert_eq!(hart.read_mstatus() >> 63, 1);
+}
+
+#[test]
+fn fs_gating_dirtiness_faults_and_reserved_modes() {
+    let (hart, _) = run("trap");
+    // The last trap was the flw access fault at 0x1004.
+    assert_eq!(hart.csr.mcause, 5);
+    assert_eq!(hart.csr.mtval, 0x1004);
+}
+
+/// A check that fails must be reported: guards against a harness that cannot fail.
+#[test]
+fn a_failing_check_is_reported() {
+    let image = build("selftest_fail");
+    let mut bus = RamBus { ram: GuestRam::new(BASE, 1 << 20) };
+    bus.ram.write(BASE, &image).unwrap();
+    let mut hart = Hart::new();
+    hart.pc = BASE;
+    assert_eq!(hart.run(&mut bus, 100_000), Exit::Wfi);
+    assert_eq!(hart.x[10], 7);
+}
