@@ -15,8 +15,8 @@ pub const ROOT_DEVICE: &str = "/dev/vda";
 const LOWER: &str = "/c2w/lower";
 const RW: &str = "/c2w/rw";
 const NEW_ROOT: &str = "/c2w/root";
-/// The hostname the container sees (Docker would use the container id).
-pub const HOSTNAME: &str = "c2w";
+/// The hostname the container sees: what `uname -a` prints in the product's own examples.
+pub const HOSTNAME: &str = "localhost";
 
 fn mkdir_p(path: &str) -> Result<(), Fail> {
     fs::create_dir_all(path).context(|| format!("creating {path}"))
