@@ -65,7 +65,17 @@ fn run(name: &str) -> (Hart, RamBus) {
     hart.pc = BASE;
     let exit = hart.run(&mut bus, 1_000_000);
     assert_eq!(exit, Exit::Wfi, "{name} did not finish (pc {:#x})", hart.pc);
-    assert_eq!(hart.x[10], 0, "{name}: check number {} failed (pc {:#x})", hart.x[10], hart.pc);
+    assert_eq!(
+        hart.x[10],
+        0,
+        "{name}: check number {} failed; t1 {:#x} t2 {:#x} s2 {:#x} s3 {:#x} fflags {:#x}",
+        hart.x[10],
+        hart.x[6],
+        hart.x[7],
+        hart.x[18],
+        hart.x[19],
+        hart.csr.fcsr & 0x1f
+    );
     (hart, bus)
 }
 
@@ -83,7 +93,11 @@ fn arithmetic_rounding_flags_and_conversions() {
 fn fs_gating_dirtiness_faults_and_reserved_modes() {
     let (hart, _) = run("trap");
     // The last trap was the flw access fault at 0x1004.
-    assert_eq!(hart.csr.mcause, 5);
+    assert_eq!(
+        hart.csr.mcause, 5,
+        "mepc {:#x} pc {:#x} mtvec {:#x} instret {}",
+        hart.csr.mepc, hart.pc, hart.csr.mtvec, hart.instret
+    );
     assert_eq!(hart.csr.mtval, 0x1004);
 }
 

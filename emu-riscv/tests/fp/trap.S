@@ -116,6 +116,7 @@ _start:
 
     j pass
 
+    .balign 4                    /* mtvec's base is 4-byte aligned */
 handler:
     csrr s2, mcause
     csrr s3, mtval
