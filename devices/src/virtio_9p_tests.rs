@@ -47,6 +47,21 @@ fn a_request_spread_over_buffers_reaches_the_server_whole() {
     // Whatever the server answered went into the writable buffer, length and all.
     let mut want = Vec::new();
     b.mmio.device_mut().server.handle(&msg, &mut want);
+    assert!(want.len() > 7, "the server gave no reply");
     assert_eq!(used[0].1 as usize, want.len());
     assert_eq!(b.ram.slice(resp, want.len()).unwrap(), &want[..]);
+}
+
+#[test]
+fn virtio_drivers_negotiates_a_version_through_the_server() {
+    install_ram(1 << 20);
+    let (transport, _dev) = RamTransport::new(P9::new("c2w"));
+    let mut p9 = VirtIO9p::<RamHal, _>::new(transport).unwrap();
+    let mut resp = [0u8; 256];
+    let n = p9.request(&tversion(8192), &mut resp).unwrap() as usize;
+    // Rversion: size[4] type[1]=101 tag[2] msize[4] version[s]
+    assert_eq!(resp[4], 101, "reply {:?}", &resp[..n]);
+    assert_eq!(u16::from_le_bytes([resp[5], resp[6]]), 0xffff);
+    assert!(u32::from_le_bytes(resp[7..11].try_into().unwrap()) <= 8192);
+    assert_eq!(&resp[13..n], b"9P2000.L");
 }
