@@ -1,0 +1,151 @@
+//! String instructions (MOVS, STOS, LODS, SCAS, CMPS, INS, OUTS) with REP prefixes.
+//!
+//! Registers are updated after every element, so a fault in the middle of a REP leaves RSI,
+//! RDI and RCX describing the work done and RIP at the instruction: the handler fixes the
+//! page and the instruction resumes where it stopped. Long REPs also stop every few thousand
+//! elements and re-execute, so interrupts and the budget are not held off.
+
+use super::Res;
+use crate::bus::Bus;
+use crate::cpu::{Cpu, FS, GS};
+use crate::flags::{FlagOp, DF};
+use iced_x86::{Instruction, Mnemonic as M, Register};
+
+/// Elements per execution of a REP instruction before it yields.
+const REP_CHUNK: u32 = 4096;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Movs,
+    Stos,
+    Lods,
+    Scas,
+    Cmps,
+    Ins,
+    Outs,
+}
+
+impl Cpu {
+    pub(super) fn string<B: Bus>(&mut self, bus: &mut B, i: &Instruction) -> Res {
+        let (kind, size) = match i.mnemonic() {
+            M::Movsb => (Kind::Movs, 1),
+            M::Movsw => (Kind::Movs, 2),
+            M::Movsd => (Kind::Movs, 4),
+            M::Movsq => (Kind::Movs, 8),
+            M::Stosb => (Kind::Stos, 1),
+            M::Stosw => (Kind::Stos, 2),
+            M::Stosd => (Kind::Stos, 4),
+            M::Stosq => (Kind::Stos, 8),
+            M::Lodsb => (Kind::Lods, 1),
+            M::Lodsw => (Kind::Lods, 2),
+            M::Lodsd => (Kind::Lods, 4),
+            M::Lodsq => (Kind::Lods, 8),
+            M::Scasb => (Kind::Scas, 1),
+            M::Scasw => (Kind::Scas, 2),
+            M::Scasd => (Kind::Scas, 4),
+            M::Scasq => (Kind::Scas, 8),
+            M::Cmpsb => (Kind::Cmps, 1),
+            M::Cmpsw => (Kind::Cmps, 2),
+            M::Cmpsd => (Kind::Cmps, 4),
+            M::Cmpsq => (Kind::Cmps, 8),
+            M::Insb => (Kind::Ins, 1),
+            M::Insw => (Kind::Ins, 2),
+            M::Insd => (Kind::Ins, 4),
+            M::Outsb => (Kind::Outs, 1),
+            M::Outsw => (Kind::Outs, 2),
+            _ => (Kind::Outs, 4),
+        };
+        if matches!(kind, Kind::Ins | Kind::Outs) {
+            self.check_io_privilege()?;
+        }
+        let src_base = match i.segment_prefix() {
+            Register::FS => self.seg[FS].base,
+            Register::GS => self.seg[GS].base,
+            _ => 0,
+        };
+        let rep = i.has_rep_prefix() || i.has_repne_prefix();
+        let step = if self.flags.bits & DF != 0 { (size as u64).wrapping_neg() } else { size as u64 };
+        let mut done = 0u32;
+        loop {
+            if rep && self.gpr[1] == 0 {
+                return Ok(());
+            }
+            let (rsi, rdi) = (self.gpr[6], self.gpr[7]);
+            match kind {
+                Kind::Movs => {
+                    let v = self.read(bus, src_base.wrapping_add(rsi), size)?;
+                    self.write(bus, rdi, size, v)?;
+                    self.gpr[6] = rsi.wrapping_add(step);
+                    self.gpr[7] = rdi.wrapping_add(step);
+                }
+                Kind::Stos => {
+                    self.write(bus, rdi, size, self.gpr[0])?;
+                    self.gpr[7] = rdi.wrapping_add(step);
+                }
+                Kind::Lods => {
+                    let v = self.read(bus, src_base.wrapping_add(rsi), size)?;
+                    self.set_acc(size, v);
+                    self.gpr[6] = rsi.wrapping_add(step);
+                }
+                Kind::Scas => {
+                    let m = self.read(bus, rdi, size)?;
+                    let a = self.gpr[0];
+                    self.flags.set_lazy(FlagOp::Sub, size, a, m, a.wrapping_sub(m));
+                    self.gpr[7] = rdi.wrapping_add(step);
+                }
+                Kind::Cmps => {
+                    let a = self.read(bus, src_base.wrapping_add(rsi), size)?;
+                    let b = self.read(bus, rdi, size)?;
+                    self.flags.set_lazy(FlagOp::Sub, size, a, b, a.wrapping_sub(b));
+                    self.gpr[6] = rsi.wrapping_add(step);
+                    self.gpr[7] = rdi.wrapping_add(step);
+                }
+                Kind::Ins => {
+                    // Probe first so a faulting destination does not consume port input.
+                    self.probe_write(bus, rdi, size as u64)?;
+                    let v = bus.io_in(self.gpr[2] as u16, size);
+                    self.after_device_access(bus);
+                    self.write(bus, rdi, size, v as u64)?;
+                    self.gpr[7] = rdi.wrapping_add(step);
+                }
+                Kind::Outs => {
+                    let v = self.read(bus, src_base.wrapping_add(rsi), size)?;
+                    bus.io_out(self.gpr[2] as u16, size, v as u32);
+                    self.after_device_access(bus);
+                    self.gpr[6] = rsi.wrapping_add(step);
+                }
+            }
+            if !rep {
+                return Ok(());
+            }
+            self.gpr[1] = self.gpr[1].wrapping_sub(1);
+            if matches!(kind, Kind::Scas | Kind::Cmps) {
+                let zf = self.flags.zf();
+                if (i.has_rep_prefix() && !zf) || (i.has_repne_prefix() && zf) {
+                    return Ok(());
+                }
+            }
+            done += 1;
+            if done >= REP_CHUNK && self.gpr[1] != 0 {
+                // Yield: run the same instruction again next time.
+                self.rip = self.vbase.wrapping_add(i.ip());
+                self.stop_block = true;
+                return Ok(());
+            }
+            if self.exit.is_some() && self.gpr[1] != 0 {
+                self.rip = self.vbase.wrapping_add(i.ip());
+                return Ok(());
+            }
+        }
+    }
+
+    fn set_acc(&mut self, size: u8, v: u64) {
+        let r = match size {
+            1 => Register::AL,
+            2 => Register::AX,
+            4 => Register::EAX,
+            _ => Register::RAX,
+        };
+        self.set_reg(r, v);
+    }
+}
