@@ -14,5 +14,6 @@ pub use host::{FakeHost, Host, StdHost};
 pub use mmio::{DevCtx, MmioDevice};
 pub use ram::GuestRam;
 pub mod bundle;
+pub mod preinit;
 pub mod session;
 pub mod vm;
