@@ -108,8 +108,8 @@ pub struct Insn {
     /// Instruction length in bytes (2 or 4).
     pub len: u8,
     pub imm: i64,
-    /// The 32-bit form (expanded when compressed): the trap value of an illegal instruction,
-    /// and the input of the FP unit.
+    /// The instruction bits (16 of them when compressed): the trap value of an illegal
+    /// instruction, and the input of the FP unit.
     pub raw: u32,
 }
 
@@ -152,10 +152,10 @@ pub fn decode(bits32: u32) -> Insn {
             None => Insn { raw: half as u32, ..Insn::ILLEGAL },
         };
         insn.len = 2;
-        if insn.op == Op::Illegal {
-            // The trap value of an illegal compressed instruction is its 16 bits.
-            insn.raw = half as u32;
-        }
+        // The trap value of an illegal compressed instruction is its own 16 bits, also for
+        // those that decode but trap when executed (C.FLD and friends with mstatus.FS Off).
+        // No compressed instruction executes from `raw` (OP-FP has no compressed forms).
+        insn.raw = half as u32;
         return insn;
     }
     decode32(bits32)

@@ -44,6 +44,8 @@ _start:
     EXPECT_TRAP 9, 2, fcvt.d.w ft0, a0
     la sp, stack_top
     EXPECT_TRAP 10, 2, c.fldsp ft0, 0(sp)
+    li t1, 0x2002                /* mtval = the 16 bits of c.fldsp ft0, 0(sp) */
+    bne s3, t1, fail
     EXPECT_TRAP 11, 2, fmadd.s ft0, ft1, ft2, ft3
 
     /* FS = Initial: an FP instruction makes it Dirty, and SD reads as set. */
