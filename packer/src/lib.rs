@@ -2,5 +2,8 @@
 //! command-line edge over these modules.
 
 pub mod arch;
+pub mod config;
 pub mod erofs;
+pub mod image;
+pub mod layers;
 pub mod tree;
