@@ -3,7 +3,10 @@
 
 pub mod arch;
 pub mod config;
+pub mod cpio;
+pub mod embedded;
 pub mod erofs;
 pub mod image;
 pub mod layers;
+pub mod snapshot;
 pub mod tree;
