@@ -8,8 +8,8 @@ CARGO ?= cargo
 WASMTIME ?= wasmtime
 C2W := target/release/c2w
 
-# riscv64 is always built. amd64 (x86_64) joins once its emulator crate exists.
-HAVE_X86 := $(wildcard emu-x86/Cargo.toml)
+# riscv64 is always built. amd64 (x86_64) joins once the x86_64 emulator has its VM binary.
+HAVE_X86 := $(wildcard emu-x86/src/bin/c2w-vm-x86_64.rs)
 ARCHES := riscv64 $(if $(HAVE_X86),amd64)
 
 .PHONY: build setup guest-riscv64 guest-amd64 c2w demo test

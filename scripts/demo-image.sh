@@ -28,7 +28,11 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 dpkg-deb -x "$deb" "$work/pkg"
 root="$work/root"
 mkdir -p "$root"/{bin,etc,tmp,root,proc,sys,dev}
-cp "$(find "$work/pkg" -name busybox -type f | head -1)" "$root/bin/busybox"
+# The package has the binary at /bin/busybox (older releases) or /usr/bin/busybox.
+for bin in "$work/pkg/usr/bin/busybox" "$work/pkg/bin/busybox"; do
+  if [ -f "$bin" ] && [ -x "$bin" ]; then cp "$bin" "$root/bin/busybox"; break; fi
+done
+[ -x "$root/bin/busybox" ] || { echo "demo-image: no busybox binary in $deb" >&2; exit 1; }
 for applet in sh ls cat echo uname id env mkdir rm cp mv wc head tail grep sed sleep date ps mount; do
   ln -s busybox "$root/bin/$applet"
 done
