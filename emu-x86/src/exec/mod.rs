@@ -126,7 +126,7 @@ impl Cpu {
             a = a.wrapping_add(self.reg(index) << (i.memory_index_scale().trailing_zeros()));
         }
         // 32-bit address size (0x67).
-        let r = |x: Register| (Register::EAX as u32..=Register::EIP as u32).contains(&(x as u32));
+        let r = |x: Register| (Register::EAX as u32..=Register::R15D as u32).contains(&(x as u32)) || x == Register::EIP;
         if r(base) || r(index) {
             if base == Register::EIP {
                 return self.vbase.wrapping_add(i.memory_displacement64()) & 0xffff_ffff;
