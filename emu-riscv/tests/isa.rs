@@ -129,3 +129,13 @@ fn a_failing_check_is_reported() {
     assert_eq!(out.result, 3);
     assert_eq!(out.bus.tohost, Some(3));
 }
+
+#[test]
+fn rv64m_high_multiplies_division_by_zero_and_overflow() {
+    run("rv64m");
+}
+
+#[test]
+fn rv64a_lr_sc_reservations_and_amos() {
+    run("rv64a");
+}
