@@ -3,6 +3,7 @@
 
 pub mod arch;
 pub mod config;
+pub mod convert;
 pub mod cpio;
 pub mod embedded;
 pub mod erofs;
