@@ -139,3 +139,8 @@ fn rv64m_high_multiplies_division_by_zero_and_overflow() {
 fn rv64a_lr_sc_reservations_and_amos() {
     run("rv64a");
 }
+
+#[test]
+fn rv64c_immediates_links_reserved_encodings_and_alignment() {
+    run("rv64c");
+}
