@@ -1,13 +1,17 @@
-//! Registry image references: `[host[:port]/]path[:tag][@sha256:...]`, with the Docker Hub
-//! conventions (no host means Docker Hub; a one-component name there lives under `library/`).
+//! Registry image references: `[host[:port]/]path[:tag][@sha256:...]`, with Docker's
+//! conventions for names without a host: they live on the default registry, and a
+//! one-component name there lives under `library/`.
+//!
+//! c2w names no registry itself: the default registry is the API host in the
+//! `C2W_DEFAULT_REGISTRY` environment variable, and a short name without it is an error that
+//! says so.
 
 use std::fmt;
 
 use super::{Digest, ImageError};
 
-/// The name users write for Docker Hub, and the host its registry API answers on.
-const HUB_NAMES: &[&str] = &["docker.io", "index.docker.io"];
-const HUB_API_HOST: &str = "registry-1.docker.io";
+/// The environment variable naming the registry API host for names without a host.
+pub const DEFAULT_REGISTRY_ENV: &str = "C2W_DEFAULT_REGISTRY";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
@@ -19,7 +23,14 @@ pub struct Reference {
 }
 
 impl Reference {
+    /// Parses `s`, resolving a name without a host against `$C2W_DEFAULT_REGISTRY`.
     pub fn parse(s: &str) -> Result<Self, ImageError> {
+        let default = std::env::var(DEFAULT_REGISTRY_ENV).ok().filter(|h| !h.is_empty());
+        Self::parse_with_default(s, default.as_deref())
+    }
+
+    /// Parses `s`; a name without a host lives on `default_registry`.
+    pub fn parse_with_default(s: &str, default_registry: Option<&str>) -> Result<Self, ImageError> {
         let invalid =
             |reason: &str| ImageError::Invalid { what: format!("image reference {s:?}"), reason: reason.into() };
         let (name, digest) = match s.split_once('@') {
@@ -33,7 +44,7 @@ impl Reference {
         };
         let (host, path) = match name.split_once('/') {
             Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => (first, rest),
-            _ => ("docker.io", name),
+            _ => ("", name),
         };
         if path.is_empty() {
             return Err(invalid("no repository name"));
@@ -55,9 +66,18 @@ impl Reference {
                 return Err(invalid("repository names are lowercase letters, digits and . _ - separated by /"));
             }
         }
-        let hub = HUB_NAMES.contains(&host);
-        let repository = if hub && !path.contains('/') { format!("library/{path}") } else { path.to_string() };
-        let host = if hub { HUB_API_HOST.to_string() } else { host.to_string() };
+        let on_default = host.is_empty();
+        let host = match (on_default, default_registry) {
+            (false, _) => host.to_string(),
+            (true, Some(d)) => d.to_string(),
+            (true, None) => {
+                return Err(invalid(&format!(
+                    "it names no registry host: write HOST/NAME:TAG (e.g. 127.0.0.1:5000/{path}), or set \
+                     {DEFAULT_REGISTRY_ENV} to the registry API host to use for such names"
+                )))
+            }
+        };
+        let repository = if on_default && !path.contains('/') { format!("library/{path}") } else { path.to_string() };
         let tag = if tag.is_none() && digest.is_none() { Some("latest".into()) } else { tag };
         Ok(Self { host, repository, tag, digest })
     }
@@ -108,16 +128,19 @@ mod tests {
     }
 
     #[test]
-    fn hub_names_are_normalised() {
-        let r = p("alpine:3.20");
+    fn short_names_use_the_default_registry() {
+        let d = |s: &str| Reference::parse_with_default(s, Some("registry.example")).unwrap();
+        let r = d("alpine:3.20");
         assert_eq!(
             (r.host.as_str(), r.repository.as_str(), r.tag.as_deref()),
-            (HUB_API_HOST, "library/alpine", Some("3.20"))
+            ("registry.example", "library/alpine", Some("3.20"))
         );
-        assert_eq!(p("alpine").tag.as_deref(), Some("latest"));
-        assert_eq!(p("docker.io/user/app:1").repository, "user/app");
-        assert_eq!(p("docker.io/busybox").repository, "library/busybox");
-        assert_eq!(p("alpine").scheme(), "https");
+        assert_eq!(d("alpine").tag.as_deref(), Some("latest"));
+        assert_eq!(d("user/app:1").repository, "user/app");
+        assert_eq!(d("alpine").scheme(), "https");
+        assert_eq!(d("other.example/busybox").repository, "busybox");
+        let err = Reference::parse_with_default("alpine:3.20", None).unwrap_err().to_string();
+        assert!(err.contains("names no registry host") && err.contains(DEFAULT_REGISTRY_ENV), "{err}");
     }
 
     #[test]
@@ -126,11 +149,11 @@ mod tests {
         assert_eq!((r.host.as_str(), r.repository.as_str(), r.tag.as_deref()), ("127.0.0.1:5000", "x", Some("y")));
         assert_eq!(r.scheme(), "http");
         assert_eq!(p("localhost/a/b").scheme(), "http");
-        assert_eq!(p("ghcr.io/o/r:t").scheme(), "https");
+        assert_eq!(p("registry.example/o/r:t").scheme(), "https");
         let d = Digest::of(b"m");
         let r = p(&format!("localhost:5000/name@{d}"));
         assert_eq!((r.tag.as_deref(), r.manifest_ref()), (None, d.to_string()));
-        let r = p(&format!("name:tag@{d}"));
+        let r = p(&format!("localhost:5000/name:tag@{d}"));
         assert_eq!((r.tag.as_deref(), r.manifest_ref()), (Some("tag"), d.to_string()));
         assert_eq!(p("localhost:5000/ns/repo").tag.as_deref(), Some("latest"));
     }
@@ -138,7 +161,7 @@ mod tests {
     #[test]
     fn bad_references_are_refused() {
         for bad in ["Alpine", "alpine:", "a//b", "alpine@sha256:zz", ":tag", "x:bad/tag/"] {
-            assert!(Reference::parse(bad).is_err(), "{bad}");
+            assert!(Reference::parse_with_default(bad, Some("registry.example")).is_err(), "{bad}");
         }
     }
 }
