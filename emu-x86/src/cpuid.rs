@@ -121,3 +121,48 @@ mod tests {
         assert_ne!(e & ext::LM, 0);
     }
 }
+
+/// Whether this CPU executes `code`: everything it needs is advertised by CPUID. Others decode
+/// as invalid (#UD), as on a real CPU without the feature. TZCNT (F3 0F BC) is kept: without
+/// BMI1 it is REP BSF, and executes as BSF.
+pub fn advertised(code: iced_x86::Code, rdrand: bool) -> bool {
+    use iced_x86::CpuidFeature as F;
+    if code == iced_x86::Code::INVALID {
+        return true;
+    }
+    code.cpuid_features().iter().all(|f| {
+        matches!(
+            f,
+            F::INTEL8086
+                | F::INTEL186
+                | F::INTEL286
+                | F::INTEL386
+                | F::INTEL486
+                | F::X64
+                | F::CMOV
+                | F::CMPXCHG16B
+                | F::CPUID
+                | F::CX8
+                | F::FPU
+                | F::FPU287
+                | F::FPU387
+                | F::FXSR
+                | F::MSR
+                | F::MULTIBYTENOP
+                | F::PAUSE
+                | F::POPCNT
+                | F::LZCNT
+                | F::RDTSCP
+                | F::SSE
+                | F::SSE2
+                | F::SYSCALL
+                | F::TSC
+                | F::CLFSH
+                | F::CET_IBT
+                | F::PREFETCHW
+        ) || (*f == F::RDRAND && rdrand)
+            || (*f == F::BMI1 && code == iced_x86::Code::Tzcnt_r16_rm16)
+            || (*f == F::BMI1 && code == iced_x86::Code::Tzcnt_r32_rm32)
+            || (*f == F::BMI1 && code == iced_x86::Code::Tzcnt_r64_rm64)
+    })
+}

@@ -67,7 +67,7 @@ impl DecodeCache {
 
     /// Decodes a block starting at RAM offset `off` from `ram`. Returns the slot and whether
     /// the page was not yet marked as holding code (the caller then drops write TLB entries).
-    pub fn decode(&mut self, ram: &[u8], off: usize) -> (Decoded, bool) {
+    pub fn decode(&mut self, ram: &[u8], off: usize, rdrand: bool) -> (Decoded, bool) {
         let page = off >> 12;
         let page_end = ((page + 1) << 12).min(ram.len());
         let i = Self::slot(off);
@@ -79,6 +79,9 @@ impl DecodeCache {
             dec.decode_out(&mut ins);
             if dec.last_error() == DecoderError::NoMoreBytes {
                 break;
+            }
+            if !crate::cpuid::advertised(ins.code(), rdrand) {
+                ins.set_code(iced_x86::Code::INVALID);
             }
             insns.push(ins);
             if ends_block(&ins) {
@@ -185,6 +188,8 @@ fn is_seg(r: iced_x86::Register) -> bool {
 
 fn is_mov_cr_or_seg(ins: &Instruction) -> bool {
     let (a, b) = (ins.op0_register(), ins.op1_register());
-    let cr = |r: iced_x86::Register| (iced_x86::Register::CR0 as u32..=iced_x86::Register::DR15 as u32).contains(&(r as u32));
+    let cr = |r: iced_x86::Register| {
+        (iced_x86::Register::CR0 as u32..=iced_x86::Register::DR15 as u32).contains(&(r as u32))
+    };
     cr(a) || cr(b) || is_seg(a)
 }

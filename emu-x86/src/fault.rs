@@ -126,8 +126,11 @@ impl Cpu {
 
     /// Reads the 8-byte descriptor for `sel` from the GDT or LDT.
     pub(crate) fn read_descriptor<B: Bus>(&mut self, bus: &mut B, sel: u16) -> Result<u64, Fault> {
-        let (base, limit) =
-            if sel & 4 != 0 { (self.ldtr.base, self.ldtr.limit as u64) } else { (self.gdtr.base, self.gdtr.limit as u64) };
+        let (base, limit) = if sel & 4 != 0 {
+            (self.ldtr.base, self.ldtr.limit as u64)
+        } else {
+            (self.gdtr.base, self.gdtr.limit as u64)
+        };
         let off = (sel & !7) as u64;
         if off + 7 > limit {
             return Err(Fault::GP(sel & !3));
@@ -196,13 +199,7 @@ impl Cpu {
         }
         rsp &= !0xf;
         let rflags = self.flags.get();
-        let frame = [
-            self.seg[SS].selector as u64,
-            old_rsp,
-            rflags,
-            self.seg[CS].selector as u64,
-            self.rip,
-        ];
+        let frame = [self.seg[SS].selector as u64, old_rsp, rflags, self.seg[CS].selector as u64, self.rip];
         for w in frame {
             rsp = rsp.wrapping_sub(8);
             self.write_as(bus, rsp, 8, w, false)?;

@@ -58,8 +58,9 @@ mod flags;
 mod mmu;
 
 pub use bus::{Bus, Exit};
-pub use exec::msr;
 pub use cpu::{cr0, cr4, efer, Cpu, Features, Msrs, Segment, TableReg, CS, DS, ES, FS, GS, SS};
+pub use cpuid::advertised;
+pub use exec::msr;
 pub use fault::Fault;
 pub use flags::{AF, CF, DF, IF, OF, PF, SF, ZF};
 pub use mmu::Access;

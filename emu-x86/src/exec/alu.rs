@@ -86,9 +86,7 @@ impl Cpu {
         let cmask = if size == 8 { 63 } else { 31 };
         let count = (self.rd(bus, i, 1)? & cmask) as u32;
         if count == 0 {
-            // No flags change; a memory operand is still accessed (and can fault).
-            self.rd(bus, i, 0)?;
-            return Ok(());
+            return self.shift_by_zero(bus, i, size);
         }
         let a = self.rd(bus, i, 0)? & mask(size);
         let m = mask(size);
@@ -160,14 +158,23 @@ impl Cpu {
         Ok(())
     }
 
+    /// A shift by zero changes no flags, but still accesses a memory operand (it can fault)
+    /// and still zero-extends a 32-bit register, as hardware does.
+    fn shift_by_zero<B: Bus>(&mut self, bus: &mut B, i: &Instruction, size: u8) -> Res {
+        let v = self.rd(bus, i, 0)?;
+        if size == 4 && i.op0_kind() == OpKind::Register {
+            self.wr(bus, i, 0, v)?;
+        }
+        Ok(())
+    }
+
     pub(super) fn shift_double<B: Bus>(&mut self, bus: &mut B, i: &Instruction) -> Res {
         let size = Cpu::op_size(i, 0);
         let bits = 8 * size as u32;
         let cmask = if size == 8 { 63 } else { 31 };
         let count = (self.rd(bus, i, 2)? & cmask) as u32;
         if count == 0 {
-            self.rd(bus, i, 0)?;
-            return Ok(());
+            return self.shift_by_zero(bus, i, size);
         }
         let a = self.rd(bus, i, 0)? & mask(size);
         let b = self.rd(bus, i, 1)? & mask(size);
@@ -383,8 +390,11 @@ impl Cpu {
         if acc == dest {
             self.wr(bus, i, 0, src)?;
         } else {
-            // The destination is written back unchanged (a locked RMW cycle).
-            self.wr(bus, i, 0, dest)?;
+            // A memory destination is written back unchanged (a locked RMW cycle); a register
+            // one is left alone (no zero-extension).
+            if i.op0_kind() == OpKind::Memory {
+                self.wr(bus, i, 0, dest)?;
+            }
             let r = match size {
                 1 => Register::AL,
                 2 => Register::AX,

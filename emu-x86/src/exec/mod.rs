@@ -29,7 +29,7 @@ impl Cpu {
         let slot = match self.dcache.lookup(off) {
             Some(s) => s,
             None => {
-                let (d, newly) = self.dcache.decode(bus.ram().as_slice(), off);
+                let (d, newly) = self.dcache.decode(bus.ram().as_slice(), off, self.features.rdrand);
                 if newly {
                     self.unmap_writes_to(off & !0xfff);
                 }
@@ -84,7 +84,10 @@ impl Cpu {
             *b = bus.ram().as_slice()[off];
         }
         let mut d = Decoder::with_ip(64, &bytes, rip & 0xfff, DecoderOptions::NONE);
-        let ins = d.decode();
+        let mut ins = d.decode();
+        if !crate::cpuid::advertised(ins.code(), self.features.rdrand) {
+            ins.set_code(iced_x86::Code::INVALID);
+        }
         let vbase = rip & !0xfff;
         self.vbase = vbase;
         self.rip = vbase.wrapping_add(ins.next_ip());
@@ -126,7 +129,8 @@ impl Cpu {
             a = a.wrapping_add(self.reg(index) << (i.memory_index_scale().trailing_zeros()));
         }
         // 32-bit address size (0x67).
-        let r = |x: Register| (Register::EAX as u32..=Register::R15D as u32).contains(&(x as u32)) || x == Register::EIP;
+        let r =
+            |x: Register| (Register::EAX as u32..=Register::R15D as u32).contains(&(x as u32)) || x == Register::EIP;
         if r(base) || r(index) {
             if base == Register::EIP {
                 return self.vbase.wrapping_add(i.memory_displacement64()) & 0xffff_ffff;
@@ -201,7 +205,11 @@ impl Cpu {
             M::Bsf | M::Bsr | M::Tzcnt | M::Lzcnt | M::Popcnt => self.bit_scan(bus, i),
             M::Bswap => {
                 let r = i.op0_register();
-                let v = if Cpu::reg_size(r) == 8 { self.reg(r).swap_bytes() } else { (self.reg(r) as u32).swap_bytes() as u64 };
+                let v = if Cpu::reg_size(r) == 8 {
+                    self.reg(r).swap_bytes()
+                } else {
+                    (self.reg(r) as u32).swap_bytes() as u64
+                };
                 self.set_reg(r, v);
                 Ok(())
             }
@@ -250,8 +258,22 @@ impl Cpu {
                 self.gpr[2] = ((self.gpr[0] as i64) >> 63) as u64;
                 Ok(())
             }
-            M::Cmovo | M::Cmovno | M::Cmovb | M::Cmovae | M::Cmove | M::Cmovne | M::Cmovbe | M::Cmova | M::Cmovs
-            | M::Cmovns | M::Cmovp | M::Cmovnp | M::Cmovl | M::Cmovge | M::Cmovle | M::Cmovg => {
+            M::Cmovo
+            | M::Cmovno
+            | M::Cmovb
+            | M::Cmovae
+            | M::Cmove
+            | M::Cmovne
+            | M::Cmovbe
+            | M::Cmova
+            | M::Cmovs
+            | M::Cmovns
+            | M::Cmovp
+            | M::Cmovnp
+            | M::Cmovl
+            | M::Cmovge
+            | M::Cmovle
+            | M::Cmovg => {
                 let v = self.rd(bus, i, 1)?;
                 let r = i.op0_register();
                 let cc = i.condition_code() as u8 - 1;
@@ -260,28 +282,75 @@ impl Cpu {
                 self.set_reg(r, v);
                 Ok(())
             }
-            M::Seto | M::Setno | M::Setb | M::Setae | M::Sete | M::Setne | M::Setbe | M::Seta | M::Sets
-            | M::Setns | M::Setp | M::Setnp | M::Setl | M::Setge | M::Setle | M::Setg => {
+            M::Seto
+            | M::Setno
+            | M::Setb
+            | M::Setae
+            | M::Sete
+            | M::Setne
+            | M::Setbe
+            | M::Seta
+            | M::Sets
+            | M::Setns
+            | M::Setp
+            | M::Setnp
+            | M::Setl
+            | M::Setge
+            | M::Setle
+            | M::Setg => {
                 let cc = i.condition_code() as u8 - 1;
                 let v = self.flags.cond(cc) as u64;
                 self.wr(bus, i, 0, v)
             }
-            M::Push | M::Pop | M::Pushfq | M::Pushf | M::Popfq | M::Popf | M::Enter | M::Leave => {
-                self.stack_op(bus, i)
-            }
+            M::Push | M::Pop | M::Pushfq | M::Pushf | M::Popfq | M::Popf | M::Enter | M::Leave => self.stack_op(bus, i),
             M::Jmp | M::Call | M::Ret | M::Retf | M::Loop | M::Loope | M::Loopne | M::Jrcxz | M::Jecxz => {
                 self.control(bus, i)
             }
-            M::Jo | M::Jno | M::Jb | M::Jae | M::Je | M::Jne | M::Jbe | M::Ja | M::Js | M::Jns | M::Jp | M::Jnp
-            | M::Jl | M::Jge | M::Jle | M::Jg => {
+            M::Jo
+            | M::Jno
+            | M::Jb
+            | M::Jae
+            | M::Je
+            | M::Jne
+            | M::Jbe
+            | M::Ja
+            | M::Js
+            | M::Jns
+            | M::Jp
+            | M::Jnp
+            | M::Jl
+            | M::Jge
+            | M::Jle
+            | M::Jg => {
                 if self.flags.cond(i.condition_code() as u8 - 1) {
                     self.rip = self.vbase.wrapping_add(i.near_branch64());
                 }
                 Ok(())
             }
-            M::Movsb | M::Movsw | M::Movsq | M::Stosb | M::Stosw | M::Stosd | M::Stosq | M::Lodsb | M::Lodsw
-            | M::Lodsd | M::Lodsq | M::Scasb | M::Scasw | M::Scasd | M::Scasq | M::Cmpsb | M::Cmpsw | M::Cmpsq
-            | M::Insb | M::Insw | M::Insd | M::Outsb | M::Outsw | M::Outsd => self.string(bus, i),
+            M::Movsb
+            | M::Movsw
+            | M::Movsq
+            | M::Stosb
+            | M::Stosw
+            | M::Stosd
+            | M::Stosq
+            | M::Lodsb
+            | M::Lodsw
+            | M::Lodsd
+            | M::Lodsq
+            | M::Scasb
+            | M::Scasw
+            | M::Scasd
+            | M::Scasq
+            | M::Cmpsb
+            | M::Cmpsw
+            | M::Cmpsq
+            | M::Insb
+            | M::Insw
+            | M::Insd
+            | M::Outsb
+            | M::Outsw
+            | M::Outsd => self.string(bus, i),
             M::Movsd if matches!(i.op0_kind(), OpKind::MemoryESRDI | OpKind::MemoryESEDI) => self.string(bus, i),
             M::Cmpsd if matches!(i.op0_kind(), OpKind::MemorySegRSI | OpKind::MemorySegESI) => self.string(bus, i),
             M::Lahf => {
@@ -315,8 +384,18 @@ impl Cpu {
                 self.flags.bits |= crate::flags::DF;
                 Ok(())
             }
-            M::Nop | M::Pause | M::Mfence | M::Lfence | M::Sfence | M::Prefetchnta | M::Prefetcht0
-            | M::Prefetcht1 | M::Prefetcht2 | M::Prefetchw | M::Endbr64 | M::Endbr32 => Ok(()),
+            M::Nop
+            | M::Pause
+            | M::Mfence
+            | M::Lfence
+            | M::Sfence
+            | M::Prefetchnta
+            | M::Prefetcht0
+            | M::Prefetcht1
+            | M::Prefetcht2
+            | M::Prefetchw
+            | M::Endbr64
+            | M::Endbr32 => Ok(()),
             M::Clflush | M::Clflushopt => {
                 // Only the address translation matters (it can fault).
                 let a = self.ea(i);

@@ -286,8 +286,16 @@ impl Cpu {
     fn sse<B: Bus>(&mut self, bus: &mut B, i: &Instruction, mn: M) -> Res {
         match mn {
             // ---- moves ----
-            M::Movaps | M::Movapd | M::Movdqa | M::Movups | M::Movupd | M::Movdqu | M::Movntps | M::Movntpd
-            | M::Movntdq | M::Lddqu => {
+            M::Movaps
+            | M::Movapd
+            | M::Movdqa
+            | M::Movups
+            | M::Movupd
+            | M::Movdqu
+            | M::Movntps
+            | M::Movntpd
+            | M::Movntdq
+            | M::Lddqu => {
                 let v = self.xr(bus, i, 1)?;
                 self.xw(bus, i, 0, v)
             }
@@ -331,7 +339,11 @@ impl Cpu {
                 if i.op0_kind() == OpKind::Register {
                     let v = self.xr(bus, i, 1)? as u64 as V;
                     let d = self.x0(i);
-                    self.xmm[d] = if high { (self.xmm[d] & u64::MAX as V) | v << 64 } else { (self.xmm[d] & !(u64::MAX as V)) | v };
+                    self.xmm[d] = if high {
+                        (self.xmm[d] & u64::MAX as V) | v << 64
+                    } else {
+                        (self.xmm[d] & !(u64::MAX as V)) | v
+                    };
                     Ok(())
                 } else {
                     let s = self.xmm[Cpu::xmm_index(i.op1_register())];
@@ -649,15 +661,12 @@ impl Cpu {
             M::Pcmpeqw => self.bin(bus, i, |a, b| map_w(a, b, |x, y| if x == y { 0xffff } else { 0 })),
             M::Pcmpeqd => self.bin(bus, i, |a, b| map_d(a, b, |x, y| if x == y { u32::MAX } else { 0 })),
             M::Pcmpgtb => self.bin(bus, i, |a, b| map_b(a, b, |x, y| if x as i8 > y as i8 { 0xff } else { 0 })),
-            M::Pcmpgtw => {
-                self.bin(bus, i, |a, b| map_w(a, b, |x, y| if x as i16 > y as i16 { 0xffff } else { 0 }))
-            }
-            M::Pcmpgtd => {
-                self.bin(bus, i, |a, b| map_d(a, b, |x, y| if x as i32 > y as i32 { u32::MAX } else { 0 }))
-            }
+            M::Pcmpgtw => self.bin(bus, i, |a, b| map_w(a, b, |x, y| if x as i16 > y as i16 { 0xffff } else { 0 })),
+            M::Pcmpgtd => self.bin(bus, i, |a, b| map_d(a, b, |x, y| if x as i32 > y as i32 { u32::MAX } else { 0 })),
             M::Psllw | M::Pslld | M::Psllq | M::Psrlw | M::Psrld | M::Psrlq | M::Psraw | M::Psrad => {
                 let c = self.xr(bus, i, 1)?;
-                let c = if c >> 64 != 0 { u64::MAX } else { c as u64 };
+                // The count is the low quadword of the source.
+                let c = c as u64;
                 let d = self.x0(i);
                 let a = self.xmm[d];
                 self.xmm[d] = match mn {
@@ -831,22 +840,170 @@ fn is_sse(m: M) -> bool {
     use M::*;
     matches!(
         m,
-        Movaps | Movapd | Movdqa | Movups | Movupd | Movdqu | Movntps | Movntpd | Movntdq | Lddqu | Movnti | Movss
-            | Movsd | Movd | Movq | Movlps | Movlpd | Movhps | Movhpd | Movhlps | Movlhps | Movmskps | Movmskpd
-            | Pmovmskb | Andps | Andpd | Pand | Andnps | Andnpd | Pandn | Orps | Orpd | Por | Xorps | Xorpd | Pxor
-            | Addps | Addss | Addpd | Addsd | Subps | Subss | Subpd | Subsd | Mulps | Mulss | Mulpd | Mulsd
-            | Divps | Divss | Divpd | Divsd | Minps | Minss | Minpd | Minsd | Maxps | Maxss | Maxpd | Maxsd
-            | Sqrtps | Sqrtss | Sqrtpd | Sqrtsd | Rcpps | Rcpss | Rsqrtps | Rsqrtss | Cmpps | Cmpss | Cmppd
-            | Cmpsd | Comiss | Ucomiss | Comisd | Ucomisd | Cvtsi2ss | Cvtsi2sd | Cvtss2si | Cvttss2si
-            | Cvtsd2si | Cvttsd2si | Cvtss2sd | Cvtsd2ss | Cvtps2pd | Cvtpd2ps | Cvtdq2ps | Cvtdq2pd | Cvtps2dq
-            | Cvttps2dq | Cvtpd2dq | Cvttpd2dq | Shufps | Shufpd | Pshufd | Pshuflw | Pshufhw | Unpcklps
-            | Punpckldq | Unpckhps | Punpckhdq | Unpcklpd | Punpcklqdq | Unpckhpd | Punpckhqdq | Punpcklbw
-            | Punpckhbw | Punpcklwd | Punpckhwd | Packsswb | Packuswb | Packssdw | Paddb | Paddw | Paddd | Paddq
-            | Psubb | Psubw | Psubd | Psubq | Paddsb | Paddsw | Psubsb | Psubsw | Paddusb | Paddusw | Psubusb
-            | Psubusw | Pmullw | Pmulhw | Pmulhuw | Pmuludq | Pmaddwd | Pavgb | Pavgw | Psadbw | Pminub
-            | Pmaxub | Pminsw | Pmaxsw | Pcmpeqb | Pcmpeqw | Pcmpeqd | Pcmpgtb | Pcmpgtw | Pcmpgtd | Psllw
-            | Pslld | Psllq | Psrlw | Psrld | Psrlq | Psraw | Psrad | Pslldq | Psrldq | Pextrw | Pinsrw
-            | Ldmxcsr | Stmxcsr | Fxsave | Fxsave64 | Fxrstor | Fxrstor64
+        Movaps
+            | Movapd
+            | Movdqa
+            | Movups
+            | Movupd
+            | Movdqu
+            | Movntps
+            | Movntpd
+            | Movntdq
+            | Lddqu
+            | Movnti
+            | Movss
+            | Movsd
+            | Movd
+            | Movq
+            | Movlps
+            | Movlpd
+            | Movhps
+            | Movhpd
+            | Movhlps
+            | Movlhps
+            | Movmskps
+            | Movmskpd
+            | Pmovmskb
+            | Andps
+            | Andpd
+            | Pand
+            | Andnps
+            | Andnpd
+            | Pandn
+            | Orps
+            | Orpd
+            | Por
+            | Xorps
+            | Xorpd
+            | Pxor
+            | Addps
+            | Addss
+            | Addpd
+            | Addsd
+            | Subps
+            | Subss
+            | Subpd
+            | Subsd
+            | Mulps
+            | Mulss
+            | Mulpd
+            | Mulsd
+            | Divps
+            | Divss
+            | Divpd
+            | Divsd
+            | Minps
+            | Minss
+            | Minpd
+            | Minsd
+            | Maxps
+            | Maxss
+            | Maxpd
+            | Maxsd
+            | Sqrtps
+            | Sqrtss
+            | Sqrtpd
+            | Sqrtsd
+            | Rcpps
+            | Rcpss
+            | Rsqrtps
+            | Rsqrtss
+            | Cmpps
+            | Cmpss
+            | Cmppd
+            | Cmpsd
+            | Comiss
+            | Ucomiss
+            | Comisd
+            | Ucomisd
+            | Cvtsi2ss
+            | Cvtsi2sd
+            | Cvtss2si
+            | Cvttss2si
+            | Cvtsd2si
+            | Cvttsd2si
+            | Cvtss2sd
+            | Cvtsd2ss
+            | Cvtps2pd
+            | Cvtpd2ps
+            | Cvtdq2ps
+            | Cvtdq2pd
+            | Cvtps2dq
+            | Cvttps2dq
+            | Cvtpd2dq
+            | Cvttpd2dq
+            | Shufps
+            | Shufpd
+            | Pshufd
+            | Pshuflw
+            | Pshufhw
+            | Unpcklps
+            | Punpckldq
+            | Unpckhps
+            | Punpckhdq
+            | Unpcklpd
+            | Punpcklqdq
+            | Unpckhpd
+            | Punpckhqdq
+            | Punpcklbw
+            | Punpckhbw
+            | Punpcklwd
+            | Punpckhwd
+            | Packsswb
+            | Packuswb
+            | Packssdw
+            | Paddb
+            | Paddw
+            | Paddd
+            | Paddq
+            | Psubb
+            | Psubw
+            | Psubd
+            | Psubq
+            | Paddsb
+            | Paddsw
+            | Psubsb
+            | Psubsw
+            | Paddusb
+            | Paddusw
+            | Psubusb
+            | Psubusw
+            | Pmullw
+            | Pmulhw
+            | Pmulhuw
+            | Pmuludq
+            | Pmaddwd
+            | Pavgb
+            | Pavgw
+            | Psadbw
+            | Pminub
+            | Pmaxub
+            | Pminsw
+            | Pmaxsw
+            | Pcmpeqb
+            | Pcmpeqw
+            | Pcmpeqd
+            | Pcmpgtb
+            | Pcmpgtw
+            | Pcmpgtd
+            | Psllw
+            | Pslld
+            | Psllq
+            | Psrlw
+            | Psrld
+            | Psrlq
+            | Psraw
+            | Psrad
+            | Pslldq
+            | Psrldq
+            | Pextrw
+            | Pinsrw
+            | Ldmxcsr
+            | Stmxcsr
+            | Fxsave
+            | Fxsave64
+            | Fxrstor
+            | Fxrstor64
     )
 }
 

@@ -223,9 +223,7 @@ impl Cpu {
                 self.efer = new;
             }
             msr::STAR => self.msr.star = v,
-            msr::LSTAR | msr::CSTAR | msr::FS_BASE | msr::GS_BASE | msr::KERNEL_GS_BASE if !canonical(v) => {
-                return gp
-            }
+            msr::LSTAR | msr::CSTAR | msr::FS_BASE | msr::GS_BASE | msr::KERNEL_GS_BASE if !canonical(v) => return gp,
             msr::LSTAR => self.msr.lstar = v,
             msr::CSTAR => self.msr.cstar = v,
             msr::SFMASK => self.msr.sfmask = v & 0xffff_ffff,

@@ -86,6 +86,16 @@ impl TestBus {
         self.ram.write_u64(table + idx * 8, pa | flags | P).unwrap();
     }
 
+    pub fn unmap(&mut self, va: u64) {
+        self.map(va, 0, 0);
+        let mut table = PML4;
+        for level in (1..4).rev() {
+            let idx = (va >> (12 + 9 * level)) & 0x1ff;
+            table = self.ram.read_u64(table + idx * 8).unwrap() & 0x000f_ffff_ffff_f000;
+        }
+        self.ram.write_u64(table + ((va >> 12) & 0x1ff) * 8, 0).unwrap();
+    }
+
     pub fn pte(&mut self, va: u64) -> u64 {
         let mut table = PML4;
         for level in (0..4).rev() {
