@@ -49,8 +49,7 @@ fn main() {
                 Some(p) => PathBuf::from(p),
                 None => workspace.join(default.replace("{target}", &target.to_string_lossy())),
             };
-            // Also watched while missing (cargo then reruns this script until it appears).
-            println!("cargo:rerun-if-changed={}", path.display());
+            watch(&path, &target, &workspace);
             (what, path)
         });
         let missing: Vec<String> = pieces
@@ -72,6 +71,26 @@ fn main() {
     }
     let out_path = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded.rs");
     std::fs::write(&out_path, out).expect("write embedded.rs");
+}
+
+/// Tells cargo when to run this script again for `path`. A missing file cannot be watched
+/// directly (cargo would then rerun this script, and rebuild c2w, on every build), so the
+/// nearest directory that does exist is watched instead, as long as it is specific to the piece
+/// (below `target/<triple>/` or in the workspace's `guest/`); the whole target directory changes
+/// on every build and is never watched. (So a piece whose `target/<triple>/` did not exist at
+/// all is noticed on the next change of another watched piece; `make build` builds each init
+/// before its VM, and the VM's directory is watched.)
+fn watch(path: &Path, target: &Path, workspace: &Path) {
+    if path.exists() {
+        println!("cargo:rerun-if-changed={}", path.display());
+        return;
+    }
+    let Some(dir) = path.ancestors().skip(1).find(|a| a.is_dir()) else { return };
+    let in_target = dir.strip_prefix(target).is_ok_and(|rel| rel.components().count() >= 2);
+    let in_guest = dir.starts_with(workspace.join("guest"));
+    if in_target || in_guest {
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
 }
 
 /// A path as the user should read it: relative to the workspace when it is inside it.
