@@ -36,6 +36,12 @@ demo: build
 	$(C2W) --target-arch riscv64 oci:$$(scripts/demo-image.sh) target/demo/busybox-riscv64.wasm
 	$(WASMTIME) target/demo/busybox-riscv64.wasm uname -a
 
+# End-to-end benchmark (wasmtime vs native VM vs QEMU TCG); BENCH_RUNS=1 for a quick run.
+# Writes target/bench/e2e.json. Criterion benches of the hot loops: cargo bench -p benches.
+.PHONY: bench
+bench: build
+	scripts/bench.sh
+
 test: build
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
