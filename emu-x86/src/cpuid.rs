@@ -96,32 +96,6 @@ impl Cpu {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn vendor_and_required_features() {
-        let cpu = Cpu::new(4096);
-        let (max, b, c, d) = cpu.cpuid(0, 0);
-        assert!(max >= 1);
-        let mut v = Vec::new();
-        for r in [b, d, c] {
-            v.extend_from_slice(&r.to_le_bytes());
-        }
-        assert_eq!(&v, b"GenuineIntel");
-        let (_, _, ecx, edx) = cpu.cpuid(1, 0);
-        // What a 64-bit Linux requires (FPU PSE MSR PAE CX8 PGE CMOV FXSR SSE SSE2).
-        let need = edx1::FPU | edx1::PSE | edx1::MSR | edx1::PAE | edx1::CX8 | edx1::PGE | edx1::CMOV | edx1::FXSR;
-        assert_eq!(edx & need, need);
-        // Nothing we do not implement: no SSE3+, no XSAVE/AVX, no x2APIC, no MMX.
-        assert_eq!(ecx & ((1 << 0) | (1 << 9) | (1 << 19) | (1 << 20) | (1 << 26) | (1 << 28) | (1 << 21)), 0);
-        assert_eq!(edx & (1 << 23), 0);
-        let (_, _, _, e) = cpu.cpuid(0x8000_0001, 0);
-        assert_ne!(e & ext::LM, 0);
-    }
-}
-
 /// Whether this CPU executes `code`: everything it needs is advertised by CPUID. Others decode
 /// as invalid (#UD), as on a real CPU without the feature. TZCNT (F3 0F BC) is kept: without
 /// BMI1 it is REP BSF, and executes as BSF.
@@ -165,4 +139,30 @@ pub fn advertised(code: iced_x86::Code, rdrand: bool) -> bool {
             || (*f == F::BMI1 && code == iced_x86::Code::Tzcnt_r32_rm32)
             || (*f == F::BMI1 && code == iced_x86::Code::Tzcnt_r64_rm64)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_and_required_features() {
+        let cpu = Cpu::new(4096);
+        let (max, b, c, d) = cpu.cpuid(0, 0);
+        assert!(max >= 1);
+        let mut v = Vec::new();
+        for r in [b, d, c] {
+            v.extend_from_slice(&r.to_le_bytes());
+        }
+        assert_eq!(&v, b"GenuineIntel");
+        let (_, _, ecx, edx) = cpu.cpuid(1, 0);
+        // What a 64-bit Linux requires (FPU PSE MSR PAE CX8 PGE CMOV FXSR SSE SSE2).
+        let need = edx1::FPU | edx1::PSE | edx1::MSR | edx1::PAE | edx1::CX8 | edx1::PGE | edx1::CMOV | edx1::FXSR;
+        assert_eq!(edx & need, need);
+        // Nothing we do not implement: no SSE3+, no XSAVE/AVX, no x2APIC, no MMX.
+        assert_eq!(ecx & ((1 << 0) | (1 << 9) | (1 << 19) | (1 << 20) | (1 << 26) | (1 << 28) | (1 << 21)), 0);
+        assert_eq!(edx & (1 << 23), 0);
+        let (_, _, _, e) = cpu.cpuid(0x8000_0001, 0);
+        assert_ne!(e & ext::LM, 0);
+    }
 }

@@ -161,7 +161,7 @@ impl Cpu {
         let hi = self.read_as(bus, gate + 8, 8, false)?;
         let target = (lo & 0xffff) | ((lo >> 48) << 16) | ((hi & 0xffff_ffff) << 32);
         let sel = (lo >> 16) as u16;
-        let ist = ((lo >> 32) & 7) as u64;
+        let ist = (lo >> 32) & 7;
         let typ = (lo >> 40) & 0xf;
         let dpl = ((lo >> 45) & 3) as u8;
         if typ != 0xe && typ != 0xf {

@@ -64,7 +64,7 @@ pub fn sign(size: u8) -> u64 {
 
 #[inline]
 pub fn parity(v: u64) -> bool {
-    (v as u8).count_ones() % 2 == 0
+    (v as u8).count_ones().is_multiple_of(2)
 }
 
 impl Default for Flags {

@@ -6,7 +6,7 @@
 //!
 //! # Driving the CPU (for the board)
 //!
-//! ```ignore
+//! ```text
 //! let mut cpu = Cpu::new(ram.size());
 //! cpu.features.tsc_deadline = true;          // if the local APIC implements it
 //! cpu.enter_long_mode(pml4_addr, 0x10, 0x18); // page tables and GDT built by the loader

@@ -192,7 +192,7 @@ impl Rng {
                         f32s[self.below(f32s.len() as u64) as usize]
                     } else {
                         // Ordinary numbers of modest exponent.
-                        (((self.next() as f32) / 1e9) as f32).to_bits()
+                        ((self.next() as f32) / 1e9).to_bits()
                     };
                     v |= (x as u128) << (32 * k);
                 }
@@ -524,11 +524,10 @@ fn check_class(name: &str, class: &[M]) {
         if nat.signal != 0 || vector.is_some() {
             // Both must fault, with matching kinds: SIGFPE = #DE, SIGILL = #UD, SIGSEGV/SIGBUS =
             // #GP or #PF.
-            let ok = match (nat.signal, vector) {
-                (libc::SIGFPE, Some(0)) | (libc::SIGILL, Some(6)) => true,
-                (libc::SIGSEGV | libc::SIGBUS, Some(13 | 14)) => true,
-                _ => false,
-            };
+            let ok = matches!(
+                (nat.signal, vector),
+                (libc::SIGFPE, Some(0)) | (libc::SIGILL, Some(6)) | (libc::SIGSEGV | libc::SIGBUS, Some(13 | 14))
+            );
             if !ok {
                 failures.push(format!("{dis}: native signal {} vs emulator vector {vector:?}", nat.signal));
             }

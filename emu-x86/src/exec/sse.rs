@@ -162,8 +162,9 @@ fn fcmp(pred: u8, x: f64, y: f64) -> bool {
         2 => x <= y,
         3 => un,
         4 => x != y || un,
-        5 => !(x < y),
-        6 => !(x <= y),
+        // Not-less-than / not-less-or-equal: true when unordered.
+        5 => un || x >= y,
+        6 => un || x > y,
         _ => !un,
     }
 }

@@ -265,13 +265,13 @@ impl Cpu {
                 Register::CR8 => self.cr8,
                 _ => return Err(Fault::UD),
             };
-            self.gpr[(d as usize) - Register::RAX as usize & 15] = v;
+            self.gpr[((d as usize) - Register::RAX as usize) & 15] = v;
             return Ok(());
         }
         if dr(s) {
             let n = s as usize - Register::DR0 as usize;
             let v = *self.dr.get(n).ok_or(Fault::UD)?;
-            self.gpr[(d as usize) - Register::RAX as usize & 15] = v;
+            self.gpr[((d as usize) - Register::RAX as usize) & 15] = v;
             return Ok(());
         }
         let v = self.reg(s);
