@@ -1,9 +1,15 @@
 //! One RV64GC hart: architectural state, the instruction interpreter, traps and interrupts.
 //!
 //! Memory accesses go through [`Bus`]: RAM directly (through the software TLB, see
-//! `mmu.rs`), everything else as MMIO. The interpreter decodes through a small cache keyed by
-//! the instruction bits themselves, so self-modifying code and DMA into code pages need no
-//! invalidation at all.
+//! `mmu.rs`), everything else as MMIO.
+//!
+//! Fetch and decode: while pc stays in one virtual page, fetches skip the TLB (the "fetch
+//! window", valid until the next privileged instruction or trap, which are the only things
+//! that change translation or privilege). Decoded instructions live in a direct-mapped cache
+//! indexed by the instruction's RAM offset; every slot holds the 32-bit word it was decoded
+//! from, and a fetch compares that word with RAM. Decoding is a pure function of that word,
+//! so a hit is always right: self-modifying code and DMA into code pages need no
+//! invalidation at all, at the price of one load and compare per instruction.
 
 use crate::csr::{mstatus, Csrs};
 use crate::decode::{decode, Insn, Op};
@@ -94,7 +100,20 @@ pub enum Exit {
     Device,
 }
 
-const DCACHE_BITS: u32 = 12;
+/// Decoded-instruction cache: 2^16 slots, one per halfword of a 128 KiB window of RAM.
+const ICACHE_BITS: u32 = 16;
+
+/// One decoded-instruction cache slot. Invariant: `insn == decode(word)`.
+#[derive(Clone, Copy)]
+struct ISlot {
+    word: u32,
+    insn: Insn,
+}
+
+/// The RAM offset of an empty fetch window: beyond any RAM, so its bounds check fails and the
+/// fetch takes the slow path, and far enough from usize::MAX that adding a page offset cannot
+/// overflow.
+const NO_WINDOW: usize = usize::MAX - 8192;
 
 pub struct Hart {
     pub x: [u64; 32],
@@ -114,7 +133,19 @@ pub struct Hart {
     pub(crate) ls_priv: u8,
     pub(crate) reservation: Option<u64>,
     pub(crate) tlb: Box<Tlb>,
-    dcache: Box<[(u32, Insn)]>,
+    icache: Box<[ISlot; 1 << ICACHE_BITS]>,
+}
+
+/// The 32-bit word at `po` in the fetch window, if `po` leaves room for it in the page and
+/// the window is not empty.
+#[inline(always)]
+fn fetch_word(ram: &[u8], win_ram: usize, po: u64) -> Option<u32> {
+    if po > 4092 {
+        return None;
+    }
+    let off = win_ram + po as usize;
+    let b = ram.get(off..off + 4)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 impl Default for Hart {
@@ -138,7 +169,10 @@ impl Hart {
             ls_priv: PRV_M,
             reservation: None,
             tlb: Box::default(),
-            dcache: vec![(u32::MAX, Insn::ILLEGAL); 1 << DCACHE_BITS].into_boxed_slice(),
+            icache: match vec![ISlot { word: 0, insn: decode(0) }; 1 << ICACHE_BITS].into_boxed_slice().try_into() {
+                Ok(slots) => slots,
+                Err(_) => unreachable!("the vector has exactly 1 << ICACHE_BITS slots"),
+            },
         };
         h.csr.stimecmp = u64::MAX;
         h
@@ -225,84 +259,142 @@ impl Hart {
         self.trap(e.code(), e.tval(insn_bits as u64));
     }
 
-    /// Runs up to `budget` instructions. Interrupts are checked before every instruction
-    /// (one AND of two registers when none is pending).
-    pub fn run<B: Bus>(&mut self, bus: &mut B, budget: u64) -> Exit {
-        let end = self.instret.wrapping_add(budget);
-        while self.instret != end {
-            if self.csr.mip & self.csr.mie != 0 {
-                if let Some(code) = self.pending_interrupt() {
-                    self.trap((1 << 63) | code, 0);
-                }
+    /// Takes the highest-priority enabled pending interrupt, if any.
+    #[inline]
+    fn take_pending_interrupt(&mut self) {
+        if self.csr.mip & self.csr.mie != 0 {
+            if let Some(code) = self.pending_interrupt() {
+                self.trap((1 << 63) | code, 0);
             }
-            let insn = match self.fetch(bus) {
-                Ok(i) => i,
-                Err(e) => {
-                    self.take_exception(e, 0);
-                    continue;
-                }
+        }
+    }
+
+    /// Runs up to `budget` instructions.
+    ///
+    /// Interrupts are taken on entry, after control transfers, privileged instructions and
+    /// traps, not before every instruction: mip and mie change only between runs, through
+    /// privileged instructions and through MMIO accesses (a control transfer follows soon), and
+    /// the global enables only through privileged instructions and traps.
+    pub fn run<B: Bus>(&mut self, bus: &mut B, budget: u64) -> Exit {
+        let mut start = self.instret;
+        let mut left = budget;
+        // The fetch window: the virtual page starting at `win_vbase` is RAM at `win_ram`.
+        let mut win_vbase = 0u64;
+        let mut win_ram = NO_WINDOW;
+        self.take_pending_interrupt();
+        while left != 0 {
+            let pc = self.pc;
+            let po = pc.wrapping_sub(win_vbase);
+            let insn = match fetch_word(bus.ram().as_slice(), win_ram, po) {
+                Some(w) => self.decode_cached(win_ram + po as usize, w),
+                None => match self.fetch_slow(bus, &mut win_vbase, &mut win_ram) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        self.take_exception(e, 0);
+                        win_ram = NO_WINDOW;
+                        self.take_pending_interrupt();
+                        continue;
+                    }
+                },
             };
+            // Privileged instructions may read the counters, change translation, privilege,
+            // interrupt enables or wait.
+            let privileged = (Op::Fence as u8..=Op::Csrrci as u8).contains(&(insn.op as u8));
+            if privileged {
+                self.instret = start.wrapping_add(budget - left);
+            }
             match self.execute(bus, &insn) {
                 Ok(()) => {
-                    self.instret = self.instret.wrapping_add(1);
-                    if self.wfi {
-                        return Exit::Wfi;
+                    if privileged {
+                        // The instruction may have written minstret.
+                        start = self.instret.wrapping_sub(budget - left);
+                    }
+                    left -= 1;
+                    if privileged {
+                        win_ram = NO_WINDOW;
+                        if self.wfi {
+                            self.instret = start.wrapping_add(budget - left);
+                            return Exit::Wfi;
+                        }
+                        self.take_pending_interrupt();
+                    } else if self.pc != pc.wrapping_add(insn.len as u64) && self.csr.mip & self.csr.mie != 0 {
+                        if let Some(code) = self.pending_interrupt() {
+                            self.trap((1 << 63) | code, 0);
+                            win_ram = NO_WINDOW;
+                        }
                     }
                 }
-                Err(Exception::EcallFromS) if self.sbi_in_machine => return Exit::Sbi,
+                Err(Exception::EcallFromS) if self.sbi_in_machine => {
+                    self.instret = start.wrapping_add(budget - left);
+                    return Exit::Sbi;
+                }
                 Err(e) => {
                     // Traps do not retire the instruction.
                     self.take_exception(e, insn.raw);
+                    win_ram = NO_WINDOW;
+                    self.take_pending_interrupt();
                 }
             }
         }
+        self.instret = start.wrapping_add(budget);
         Exit::Budget
     }
 
-    /// Fetches and decodes the instruction at pc.
-    #[inline]
-    fn fetch<B: Bus>(&mut self, bus: &mut B) -> Result<Insn, Exception> {
+    /// The decoded instruction for the 32-bit `word` at RAM offset `off`.
+    #[inline(always)]
+    fn decode_cached(&mut self, off: usize, word: u32) -> Insn {
+        let slot = &mut self.icache[(off >> 1) & ((1 << ICACHE_BITS) - 1)];
+        if slot.word != word {
+            *slot = ISlot { word, insn: decode(word) };
+        }
+        slot.insn
+    }
+
+    /// Fetches and decodes the instruction at pc through the TLB, and points the fetch window
+    /// at pc's page.
+    #[inline(never)]
+    fn fetch_slow<B: Bus>(&mut self, bus: &mut B, win_vbase: &mut u64, win_ram: &mut usize) -> Result<Insn, Exception> {
         let pc = self.pc;
         if pc & 1 != 0 {
             return Err(Exception::InstructionMisaligned(pc));
         }
         let off = self.translate_fetch(bus, pc)?;
+        let po = pc & 0xfff;
+        *win_vbase = pc & !0xfff;
+        *win_ram = off - po as usize;
+        if let Some(w) = fetch_word(bus.ram().as_slice(), *win_ram, po) {
+            return Ok(self.decode_cached(off, w));
+        }
+        // The last halfword of a page.
         let ram = bus.ram().as_slice();
         let lo = u16::from_le_bytes([ram[off], ram[off + 1]]) as u32;
-        let bits = if lo & 3 != 3 {
-            lo
-        } else if pc & 0xfff != 0xffe {
-            lo | (u16::from_le_bytes([ram[off + 2], ram[off + 3]]) as u32) << 16
-        } else {
-            // A 32-bit instruction straddling a page boundary: the second half may fault
-            // with tval = the address of that half... the spec allows reporting pc.
-            let off2 = self.translate_fetch(bus, pc + 2).map_err(|e| match e {
-                Exception::InstructionPageFault(_) => Exception::InstructionPageFault(pc + 2),
-                Exception::InstructionAccessFault(_) => Exception::InstructionAccessFault(pc + 2),
-                e => e,
-            })?;
-            let ram = bus.ram().as_slice();
-            lo | (u16::from_le_bytes([ram[off2], ram[off2 + 1]]) as u32) << 16
-        };
-        let idx = (bits.wrapping_mul(0x9e37_79b1) >> (32 - DCACHE_BITS)) as usize;
-        let slot = &mut self.dcache[idx];
-        if slot.0 != bits {
-            *slot = (bits, decode(bits));
+        if lo & 3 != 3 {
+            return Ok(decode(lo));
         }
-        Ok(slot.1)
+        // A 32-bit instruction straddling a page boundary: the second half may fault
+        // with tval = the address of that half... the spec allows reporting pc.
+        let off2 = self.translate_fetch(bus, pc + 2).map_err(|e| match e {
+            Exception::InstructionPageFault(_) => Exception::InstructionPageFault(pc + 2),
+            Exception::InstructionAccessFault(_) => Exception::InstructionAccessFault(pc + 2),
+            e => e,
+        })?;
+        let ram = bus.ram().as_slice();
+        Ok(decode(lo | (u16::from_le_bytes([ram[off2], ram[off2 + 1]]) as u32) << 16))
     }
 
     #[inline]
     fn rd(&mut self, rd: u8, v: u64) {
         // x0 is hard-wired to zero: writing it is discarded.
         if rd != 0 {
-            self.x[rd as usize] = v;
+            self.x[(rd & 31) as usize] = v;
         }
     }
 
+    #[inline(always)]
     fn execute<B: Bus>(&mut self, bus: &mut B, i: &Insn) -> Result<(), Exception> {
-        let x1 = self.x[i.rs1 as usize];
-        let x2 = self.x[i.rs2 as usize];
+        // Register numbers are below 32; the masks spare the bounds checks.
+        let x1 = self.x[(i.rs1 & 31) as usize];
+        let x2 = self.x[(i.rs2 & 31) as usize];
         let imm = i.imm as u64;
         let next = self.pc.wrapping_add(i.len as u64);
         let rd = i.rd;

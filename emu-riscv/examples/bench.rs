@@ -1,0 +1,56 @@
+//! Interpreter benchmark: boots a bundle, runs one command, reports guest instructions and
+//! the rate, separately for the boot and the run.
+//!
+//! `cargo run --release -p emu-riscv --example bench -- BUNDLE_DIR sh -c '...'`
+//! (also builds for wasm32-wasip1; run it with `wasmtime run --dir BUNDLE::/b ... /b ...`).
+
+use emu_core::bundle::Bundle;
+use emu_core::session::{self, Machine, RunArgs};
+use emu_core::StdHost;
+use emu_riscv::machine::{BootImage, RiscvMachine};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(dir) = args.first() else {
+        eprintln!("usage: bench BUNDLE_DIR [COMMAND...]");
+        std::process::exit(2);
+    };
+    let mut b = Bundle::load(std::path::Path::new(dir)).unwrap_or_else(|e| {
+        eprintln!("bench: {e}");
+        std::process::exit(2)
+    });
+    let mut m = RiscvMachine::new(BootImage {
+        kernel: &b.kernel,
+        initrd: &b.initrd,
+        rootfs: std::mem::take(&mut b.rootfs),
+        memory_mib: b.memory_mib,
+        cmdline: "console=hvc0 c2w_chan=hvc1 quiet panic=-1",
+    })
+    .unwrap_or_else(|e| {
+        eprintln!("bench: {e}");
+        std::process::exit(2)
+    });
+    let mut host = StdHost::new();
+    let t0 = Instant::now();
+    if let Err(e) = session::preboot(&mut m, &mut host, 20_000_000_000) {
+        eprintln!("bench: boot failed: {e}");
+        std::process::exit(1);
+    }
+    let boot_s = t0.elapsed().as_secs_f64();
+    let boot_n = m.instructions();
+    let run_args = RunArgs::parse(&args[1..]).unwrap_or_else(|e| {
+        eprintln!("bench: {e}");
+        std::process::exit(2)
+    });
+    let t1 = Instant::now();
+    let code = session::run(&mut m, &mut host, &b.config, &run_args, Vec::new(), &[]);
+    let run_s = t1.elapsed().as_secs_f64();
+    let run_n = m.instructions() - boot_n;
+    let rate = |n: u64, s: f64| n as f64 / s / 1e6;
+    eprintln!(
+        "bench: boot {boot_n} insns {boot_s:.3} s ({:.1} M/s); run {run_n} insns {run_s:.3} s ({:.1} M/s); exit {code}",
+        rate(boot_n, boot_s),
+        rate(run_n, run_s)
+    );
+}
