@@ -89,7 +89,12 @@ fn execute(image: &[u8]) -> Outcome {
             }
             hart.wfi = false;
         }
-        match hart.run(&mut bus, SLICE) {
+        // ISA_TRACE=1 prints every instruction's pc and privilege (debugging aid).
+        let trace = std::env::var_os("ISA_TRACE").is_some();
+        if trace {
+            eprintln!("pc {:#x} prv {} mcause {:#x}", hart.pc, hart.prv, hart.csr.mcause);
+        }
+        match hart.run(&mut bus, if trace { 1 } else { SLICE }) {
             Exit::Budget | Exit::Wfi => {}
             other => panic!("unexpected exit {other:?} at pc {:#x}", hart.pc),
         }
@@ -143,4 +148,14 @@ fn rv64a_lr_sc_reservations_and_amos() {
 #[test]
 fn rv64c_immediates_links_reserved_encodings_and_alignment() {
     run("rv64c");
+}
+
+#[test]
+fn traps_xret_delegation_and_csr_privilege() {
+    run("traps");
+}
+
+#[test]
+fn vm_sv39_sv48_permissions_superpages_ad_bits_sfence_mprv() {
+    run("vm");
 }

@@ -4,7 +4,7 @@
  * t5   the value a check got, t6 the value it wanted (shown by the harness on failure)
  * t0   scratch, clobbered by the trap handlers
  * s1   where the trap handlers resume: the M handler returns there in the mode that trapped
- *      (M when a7 = TO_M_MAGIC), the S handler in the mode that trapped
+ *      (plain M-mode when a7 = TO_M_MAGIC), the S handler in the mode that trapped
  * s2-s5 the M handler's record: mcause, mtval, mepc, mstatus at the trap; s6 counts traps
  * s8-s11 the S handler's record: scause, stval, sepc, sstatus; s7 counts traps
  * An interrupt also clears its enable bit in mie (sie), so the source need not be silenced
@@ -150,9 +150,15 @@ mtrap:
     csrc mie, t0
 1:  li t0, TO_M_MAGIC
     bne a7, t0, 2f
+    /* TO_M: plain M-mode (MPRV off) at the physical address (bit 30 clears the U alias). */
     li a7, 0
     li t0, MPP_MASK
     csrs mstatus, t0
+    li t0, MSTATUS_MPRV
+    csrc mstatus, t0
+    li t0, 1 << 30
+    not t0, t0
+    and s1, s1, t0
 2:  csrw mepc, s1
     mret
 
@@ -188,6 +194,7 @@ report:
 /* Every program starts here: handlers installed, M-mode, nothing delegated. */
 .macro PROLOGUE
     .text
+    .option nopic               /* la is pc-relative: no GOT loads (they would translate under MPRV) */
     .globl _start
 _start:
     la t0, mtrap
