@@ -121,7 +121,10 @@ pub struct Csrs {
     pub satp: u64,
     pub stimecmp: u64,
     pub fcsr: u32,
+    /// mcycle and minstret minus the retired-instruction count (`Hart::instret`, which also
+    /// drives the machine's virtual clock and so never moves backwards).
     pub cycle_offset: u64,
+    pub instret_offset: u64,
     pub pmpcfg: [u64; 16],
     pub pmpaddr: [u64; 16],
 }
@@ -151,9 +154,9 @@ impl Hart {
             FFLAGS if self.fs_enabled() => (c.fcsr & 0x1f) as u64,
             FRM if self.fs_enabled() => ((c.fcsr >> 5) & 7) as u64,
             FCSR if self.fs_enabled() => (c.fcsr & 0xff) as u64,
-            CYCLE if self.counter_allowed(1) => self.instret,
+            CYCLE if self.counter_allowed(1) => self.instret.wrapping_add(c.cycle_offset),
             TIME if self.counter_allowed(2) => self.mtime,
-            INSTRET if self.counter_allowed(4) => self.instret,
+            INSTRET if self.counter_allowed(4) => self.instret.wrapping_add(c.instret_offset),
             0xc03..=0xc1f if self.counter_allowed(1 << (a - 0xc00)) => 0,
             SSTATUS => self.read_mstatus() & mstatus::S_VISIBLE,
             SIE => c.mie & c.mideleg,
@@ -186,7 +189,8 @@ impl Hart {
             MCAUSE => c.mcause,
             MTVAL => c.mtval,
             MIP => c.mip,
-            MCYCLE | MINSTRET => self.instret,
+            MCYCLE => self.instret.wrapping_add(c.cycle_offset),
+            MINSTRET => self.instret.wrapping_add(c.instret_offset),
             0xb03..=0xb1f | 0x323..=0x33f => 0,
             0x3a0..=0x3af => c.pmpcfg[(a - 0x3a0) as usize],
             0x3b0..=0x3bf => c.pmpaddr[(a - 0x3b0) as usize],
@@ -196,8 +200,9 @@ impl Hart {
         })
     }
 
+    /// Sstc: below M-mode, stimecmp needs menvcfg.STCE and mcounteren.TM.
     fn stimecmp_allowed(&self) -> bool {
-        self.prv == PRV_M || (self.prv == PRV_S && self.csr.menvcfg >> 63 != 0)
+        self.prv == PRV_M || (self.prv == PRV_S && self.csr.menvcfg >> 63 != 0 && self.csr.mcounteren & 2 != 0)
     }
 
     pub fn read_mstatus(&self) -> u64 {
@@ -283,10 +288,14 @@ impl Hart {
             MTVAL => self.csr.mtval = v,
             MIP => {
                 // SSIP, STIP (when not driven by Sstc) and SEIP are writable by M-mode.
-                let mask = irq::SSI | irq::STI | irq::SEI;
+                let sstc = self.csr.menvcfg >> 63 != 0;
+                let mask = irq::SSI | irq::SEI | if sstc { 0 } else { irq::STI };
                 self.csr.mip = (self.csr.mip & !mask) | (v & mask);
             }
-            MCYCLE | MINSTRET => self.instret = v,
+            // The write replaces this instruction's own increment: the next instruction
+            // reads `v` (instret counts the instructions before this one).
+            MCYCLE => self.csr.cycle_offset = v.wrapping_sub(self.instret).wrapping_sub(1),
+            MINSTRET => self.csr.instret_offset = v.wrapping_sub(self.instret).wrapping_sub(1),
             0xb03..=0xb1f | 0x323..=0x33f => {}
             0x3a0..=0x3af => self.csr.pmpcfg[(a - 0x3a0) as usize] = v,
             0x3b0..=0x3bf => self.csr.pmpaddr[(a - 0x3b0) as usize] = v & ((1 << 54) - 1),
@@ -312,6 +321,10 @@ impl Hart {
 
     /// Recomputes the supervisor timer interrupt from `stimecmp` and the current time.
     pub fn update_stip(&mut self) {
+        // Without Sstc enabled (menvcfg.STCE = 0), STIP is M-mode software's to write.
+        if self.csr.menvcfg >> 63 == 0 {
+            return;
+        }
         if self.mtime >= self.csr.stimecmp {
             self.csr.mip |= irq::STI;
         } else {

@@ -80,10 +80,16 @@ pub trait Bus {
     fn mmio_read(&mut self, addr: u64, size: u8) -> Option<u64>;
     /// MMIO write; None = access fault.
     fn mmio_write(&mut self, addr: u64, size: u8, value: u64) -> Option<()>;
-    /// The external interrupt bits of mip (MEIP, SEIP) as the interrupt controller drives
-    /// them; sampled after every MMIO access, since that is when they can change.
+    /// The interrupt bits of mip that the bus drives (see [`Bus::driven_interrupts`]);
+    /// sampled after every MMIO access, since that is when they can change.
     fn external_interrupts(&mut self) -> u64 {
         0
+    }
+    /// Which mip bits `external_interrupts` drives: MEIP and SEIP (the interrupt
+    /// controller). A bus holding the CLINT also drives MTIP and MSIP, so that a write to
+    /// mtimecmp or msip raises or clears the interrupt at once, not at the next clock update.
+    fn driven_interrupts(&self) -> u64 {
+        crate::csr::irq::MEI | crate::csr::irq::SEI
     }
 }
 

@@ -86,6 +86,13 @@ impl BusView<'_> {
 }
 
 impl System {
+    /// MTIP and MSIP as the CLINT drives them at the current time.
+    fn clint_bits(&self) -> u64 {
+        let mti = if self.mtime >= self.clint.mtimecmp { irq::MTI } else { 0 };
+        let msi = if self.clint.msip { irq::MSI } else { 0 };
+        mti | msi
+    }
+
     /// Samples every device's interrupt line into the PLIC.
     fn sync_irqs(&mut self) {
         self.plic.set_level(1 + SLOT_CONSOLE as u32, self.console.irq_level());
@@ -137,7 +144,11 @@ impl Bus for BusView<'_> {
     }
 
     fn external_interrupts(&mut self) -> u64 {
-        self.sys.plic.mip_bits()
+        self.sys.plic.mip_bits() | self.sys.clint_bits()
+    }
+
+    fn driven_interrupts(&self) -> u64 {
+        irq::MEI | irq::SEI | irq::MTI | irq::MSI
     }
 }
 
@@ -217,16 +228,7 @@ impl RiscvMachine {
         self.hart.mtime = now;
         self.sys.mtime = now;
         self.hart.update_stip();
-        if now >= self.sys.clint.mtimecmp {
-            self.hart.csr.mip |= irq::MTI;
-        } else {
-            self.hart.csr.mip &= !irq::MTI;
-        }
-        if self.sys.clint.msip {
-            self.hart.csr.mip |= irq::MSI;
-        } else {
-            self.hart.csr.mip &= !irq::MSI;
-        }
+        self.hart.csr.mip = (self.hart.csr.mip & !(irq::MTI | irq::MSI)) | self.sys.clint_bits();
     }
 
     fn next_deadline_ticks(&self) -> u64 {

@@ -7,7 +7,7 @@
 //! The whole TLB is flushed on satp writes, SFENCE.VMA and mstatus changes that alter
 //! permissions (MPRV, MPP, SUM, MXR).
 
-use crate::csr::{irq, mstatus};
+use crate::csr::mstatus;
 use crate::hart::{Bus, Exception, Hart, PRV_M, PRV_S, PRV_U};
 
 const TLB_SIZE: usize = 256;
@@ -266,8 +266,9 @@ impl Hart {
     }
 
     fn sync_external_interrupts<B: Bus>(&mut self, bus: &mut B) {
+        let mask = bus.driven_interrupts();
         let ext = bus.external_interrupts();
-        self.csr.mip = (self.csr.mip & !(irq::MEI | irq::SEI)) | ext;
+        self.csr.mip = (self.csr.mip & !mask) | (ext & mask);
     }
 
     pub(crate) fn phys_store<B: Bus>(&mut self, bus: &mut B, paddr: u64, size: u8, v: u64) -> Option<()> {

@@ -50,6 +50,15 @@ impl Bus for TestBus {
         }
         None
     }
+    // As the board does: the CLINT drives MTIP and MSIP, so writes to it act at once.
+    fn external_interrupts(&mut self) -> u64 {
+        let mti = if self.mtime >= self.clint.mtimecmp { irq::MTI } else { 0 };
+        let msi = if self.clint.msip { irq::MSI } else { 0 };
+        mti | msi
+    }
+    fn driven_interrupts(&self) -> u64 {
+        irq::MEI | irq::SEI | irq::MTI | irq::MSI
+    }
 }
 
 /// What a finished program left behind.
@@ -108,16 +117,9 @@ fn run(name: &str) -> Outcome {
     let out = execute(&build("isa", name));
     let h = &out.hart;
     assert_eq!(
-        out.result,
-        0,
+        out.result, 0,
         "{name}: check {} failed; t5 {:#x} t6 {:#x} s2(cause) {:#x} s3(tval) {:#x} s4(epc) {:#x} pc {:#x}",
-        out.result,
-        h.x[30],
-        h.x[31],
-        h.x[18],
-        h.x[19],
-        h.x[20],
-        h.pc
+        out.result, h.x[30], h.x[31], h.x[18], h.x[19], h.x[20], h.pc
     );
     out
 }
@@ -158,4 +160,9 @@ fn traps_xret_delegation_and_csr_privilege() {
 #[test]
 fn vm_sv39_sv48_permissions_superpages_ad_bits_sfence_mprv() {
     run("vm");
+}
+
+#[test]
+fn irq_timers_wfi_priority_delegation_and_counters() {
+    run("irq");
 }
