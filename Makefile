@@ -48,4 +48,7 @@ test: build
 	$(CARGO) test --workspace
 	if [ -x guest/kernel/check.sh ]; then guest/kernel/check.sh; fi
 	for t in tests/*.sh; do if [ -f "$$t" ]; then bash "$$t" || exit 1; fi; done
+	# The guest init on the committed kernels under QEMU, independent of c2w's emulators.
+	python3 tests/qemu/init_smoke.py --arch riscv64
+	python3 tests/qemu/init_smoke.py --arch x86_64
 	ARCHES="$(ARCHES)" C2W=$(C2W) WASMTIME=$(WASMTIME) ../shared/acceptance/run.sh

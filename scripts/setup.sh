@@ -16,9 +16,11 @@ for t in $targets; do
   fi
 done
 
-# Debian packages: the riscv64 cross linker, EROFS tools (tests), QEMU (reference machine),
-# busybox (test images), a local registry (tests), and the tools the image scripts use.
-packages="gcc-riscv64-linux-gnu erofs-utils qemu-system-misc busybox-static docker-registry curl xz-utils bc"
+# Debian packages: the riscv64 cross linker, EROFS tools (tests), QEMU and OpenSBI (the
+# reference machines of tests/qemu), busybox (test images), a local registry (tests), cpio
+# (checks the initramfs writer), and the tools the image scripts use.
+packages="gcc-riscv64-linux-gnu erofs-utils qemu-system-misc qemu-system-x86 opensbi busybox-static
+  docker-registry cpio curl xz-utils bc"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
