@@ -274,7 +274,7 @@ def cases(share):
          lambda r: r.exit == 0 and r.stdout == b"4242:4343:/"),
         ("env defaults, later wins", dict(req=R(["sh", "-c", "echo -n $PATH:$A:$HOSTNAME"],
                                                               ["A=1", "A=2"])),
-         lambda r: r.stdout == b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:2:c2w"),
+         lambda r: r.stdout == b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:2:localhost"),
         ("clock set from the request", dict(req=R(["date", "+%s"], env)),
          lambda r: r.exit == 0 and abs(int(r.stdout or b"0") - time.time()) < 120),
         ("writable root and /tmp, kernel fs", dict(req=R(
