@@ -49,6 +49,7 @@
     PTE l0, 7, pg_urw, PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D
     PTE l0, 8, remap1, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D
     PTE l0, 9, pg_srw, PTE_V | PTE_R | PTE_A | (1 << 60) /* reserved bit 60 */
+    PTE l0, 11, pg_code, PTE_V | PTE_R | PTE_X | PTE_A   /* 0xc000 after it is unmapped */
     PTE root48, 0, root39, NONLEAF
     PTE_PA root48, 1, 0, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D          /* terapage at 0x80_0000_0000 */
     PTE_PA root48, 2, 0x80000000, PTE_V | PTE_R | PTE_A                 /* misaligned terapage */
@@ -294,6 +295,35 @@ s_mode_checks:
     ld a0, 0(a1)
     CHECK 54, a0, 0x8881
 
+    /* Atomics need write permission (a store page fault, even for a failing SC); LR needs
+     * read permission. */
+    li t1, MSTATUS_SUM
+    csrs sstatus, t1
+    li a1, 0x1000               /* U, read-only */
+    EXPECT_TRAP_TVAL 55, CAUSE_STORE_PAGE, a1, amoadd.d a0, a0, (a1)
+    EXPECT_TRAP_TVAL 56, CAUSE_STORE_PAGE, a1, sc.d a0, a0, (a1)
+    NO_TRAP 57, lr.d a0, (a1)
+    CHECK 58, a0, 0x1111
+    li t1, MSTATUS_SUM
+    csrc sstatus, t1
+    li a1, 0x3000               /* execute-only */
+    EXPECT_TRAP_TVAL 59, CAUSE_LOAD_PAGE, a1, lr.w a0, (a1)
+
+    /* Fetch across a page boundary into an unmapped page: mepc = the instruction,
+     * tval = the start of the page that faulted. */
+    li a1, 0xbffc               /* c.nop, then the first half of a 4-byte instruction */
+    li a2, 0xc000
+    EXPECT_TRAP_TVAL 65, CAUSE_FETCH_PAGE, a2, jalr ra, 0(a1)
+    li a1, 0xbffe
+    CHECKR 66, s4, a1
+    li a1, 0xbff8               /* three c.nops run, then the same straddling fetch */
+    la s1, 1f
+    jalr ra, 0(a1)
+    j fail
+1:  CHECK 67, s2, CAUSE_FETCH_PAGE
+    CHECK 68, s3, 0xc000
+    CHECK 69, s4, 0xbffe
+
     mv ra, s0
     TO_M 1f
 1:  ret
@@ -376,3 +406,9 @@ pg_w:   .space 4096
 pg_urw: .space 4096
 remap1: .space 4096
 remap2: .space 4096
+pg_code:
+    .space 4096 - 8
+    .option norvc
+    .half 0x0001, 0x0001        /* c.nop, c.nop */
+    .half 0x0001                /* c.nop */
+    .half 0x0513                /* the low half of addi a0, zero, ... */
