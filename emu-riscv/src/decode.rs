@@ -107,7 +107,9 @@ pub struct Insn {
     pub rs3: u8,
     /// Instruction length in bytes (2 or 4).
     pub len: u8,
-    pub imm: i64,
+    /// Every RV64 immediate fits in 32 bits; i32 keeps an `Insn` at 16 bytes, so decoded
+    /// instructions pack densely in the hart's decode cache.
+    pub imm: i32,
     /// The instruction bits (16 of them when compressed): the trap value of an illegal
     /// instruction, and the input of the FP unit.
     pub raw: u32,
@@ -167,7 +169,8 @@ fn decode32(i: u32) -> Insn {
     let rs2 = bits(i, 24, 20) as u8;
     let f3 = bits(i, 14, 12);
     let f7 = bits(i, 31, 25);
-    let mk = |op: Op, imm: i64| Insn { op, rd, rs1, rs2, rs3: 0, len: 4, imm, raw: i };
+    // Immediates are at most 32 bits wide (U-type), so the narrowing is lossless.
+    let mk = |op: Op, imm: i64| Insn { op, rd, rs1, rs2, rs3: 0, len: 4, imm: imm as i32, raw: i };
     let ill = Insn { raw: i, ..Insn::ILLEGAL };
     match i & 0x7f {
         0x37 => mk(Op::Lui, imm_u(i)),
@@ -315,7 +318,7 @@ fn decode32(i: u32) -> Insn {
                 (0x00 | 0x01 | 0x04 | 0x08 | 0x0c | 0x10 | 0x14 | 0x18 | 0x1c, _) => Op::Amo,
                 _ => return ill,
             };
-            Insn { op, rd, rs1, rs2, rs3: width, len: 4, imm: f5 as i64, raw: i }
+            Insn { op, rd, rs1, rs2, rs3: width, len: 4, imm: f5 as i32, raw: i }
         }
         0x07 => match f3 {
             2 => mk(Op::Flw, imm_i(i)),

@@ -150,8 +150,8 @@ fn fetch_word(ram: &[u8], win_ram: usize, po: u64) -> Option<u32> {
         return None;
     }
     let off = win_ram + po as usize;
-    let b = ram.get(off..off + 4)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    let b: &[u8; 4] = ram.get(off..off + 4)?.try_into().ok()?;
+    Some(u32::from_le_bytes(*b))
 }
 
 impl Default for Hart {
@@ -282,7 +282,6 @@ impl Hart {
     /// privileged instructions and through MMIO accesses (a control transfer follows soon), and
     /// the global enables only through privileged instructions and traps.
     pub fn run<B: Bus>(&mut self, bus: &mut B, budget: u64) -> Exit {
-        let mut start = self.instret;
         let mut left = budget;
         // The fetch window: the virtual page starting at `win_vbase` is RAM at `win_ram`.
         let mut win_vbase = 0u64;
@@ -303,37 +302,29 @@ impl Hart {
                     }
                 },
             };
-            // Privileged instructions may read the counters, change translation, privilege,
-            // interrupt enables or wait.
-            let privileged = (Op::Fence as u8..=Op::Csrrci as u8).contains(&(insn.op as u8));
-            if privileged {
-                self.instret = start.wrapping_add(budget - left);
-            }
-            match self.execute(bus, &insn) {
+            match self.execute(bus, insn) {
                 Ok(()) => {
-                    if privileged {
-                        // The instruction may have written minstret.
-                        start = self.instret.wrapping_sub(budget - left);
-                    }
+                    self.instret = self.instret.wrapping_add(1);
                     left -= 1;
-                    if privileged {
-                        win_ram = NO_WINDOW;
-                        if self.wfi {
-                            self.instret = start.wrapping_add(budget - left);
-                            return Exit::Wfi;
-                        }
-                        self.take_pending_interrupt();
-                    } else if self.pc != pc.wrapping_add(insn.len as u64) && self.csr.mip & self.csr.mie != 0 {
-                        if let Some(code) = self.pending_interrupt() {
-                            self.trap((1 << 63) | code, 0);
+                    // Privileged instructions may change translation, privilege, interrupt
+                    // enables, or wait.
+                    let privileged = (insn.op as u8).wrapping_sub(Op::Fence as u8) <= Op::Csrrci as u8 - Op::Fence as u8;
+                    if privileged || self.pc != pc.wrapping_add(insn.len as u64) {
+                        if privileged {
                             win_ram = NO_WINDOW;
+                            if self.wfi {
+                                return Exit::Wfi;
+                            }
+                        }
+                        if self.csr.mip & self.csr.mie != 0 {
+                            if let Some(code) = self.pending_interrupt() {
+                                self.trap((1 << 63) | code, 0);
+                                win_ram = NO_WINDOW;
+                            }
                         }
                     }
                 }
-                Err(Exception::EcallFromS) if self.sbi_in_machine => {
-                    self.instret = start.wrapping_add(budget - left);
-                    return Exit::Sbi;
-                }
+                Err(Exception::EcallFromS) if self.sbi_in_machine => return Exit::Sbi,
                 Err(e) => {
                     // Traps do not retire the instruction.
                     self.take_exception(e, insn.raw);
@@ -342,7 +333,6 @@ impl Hart {
                 }
             }
         }
-        self.instret = start.wrapping_add(budget);
         Exit::Budget
     }
 
@@ -397,7 +387,7 @@ impl Hart {
     }
 
     #[inline(always)]
-    fn execute<B: Bus>(&mut self, bus: &mut B, i: &Insn) -> Result<(), Exception> {
+    fn execute<B: Bus>(&mut self, bus: &mut B, i: Insn) -> Result<(), Exception> {
         // Register numbers are below 32; the masks spare the bounds checks.
         let x1 = self.x[(i.rs1 & 31) as usize];
         let x2 = self.x[(i.rs2 & 31) as usize];
@@ -658,7 +648,7 @@ impl Hart {
         Ok(())
     }
 
-    fn exec_csr(&mut self, i: &Insn, x1: u64) -> Result<(), Exception> {
+    fn exec_csr(&mut self, i: Insn, x1: u64) -> Result<(), Exception> {
         let a = i.imm as u16 & 0xfff;
         let src = match i.op {
             Op::Csrrwi | Op::Csrrsi | Op::Csrrci => i.rs1 as u64,
@@ -685,7 +675,7 @@ impl Hart {
         Ok(())
     }
 
-    fn exec_amo<B: Bus>(&mut self, bus: &mut B, i: &Insn, x1: u64, x2: u64) -> Result<(), Exception> {
+    fn exec_amo<B: Bus>(&mut self, bus: &mut B, i: Insn, x1: u64, x2: u64) -> Result<(), Exception> {
         let size = if i.rs3 == 2 { 4 } else { 8 };
         if x1 & (size as u64 - 1) != 0 {
             return Err(Exception::StoreMisaligned(x1));

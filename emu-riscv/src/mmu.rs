@@ -50,7 +50,7 @@ fn tlb_tag(vaddr: u64, prv: u8) -> u64 {
     (vaddr & !0xfff) | ((prv as u64) << 1) | 1
 }
 
-#[inline]
+#[inline(always)]
 fn read_le(s: &[u8], off: usize, size: u8) -> u64 {
     match size {
         1 => s[off] as u64,
@@ -60,7 +60,7 @@ fn read_le(s: &[u8], off: usize, size: u8) -> u64 {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn write_le(s: &mut [u8], off: usize, size: u8, v: u64) {
     match size {
         1 => s[off] = v as u8,
@@ -189,7 +189,7 @@ impl Hart {
 
     /// Loads `size` bytes (zero-extended). Misaligned accesses are performed (the execution
     /// environment supports them), split at page boundaries.
-    #[inline]
+    #[inline(always)]
     pub fn load<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8) -> Result<u64, Exception> {
         let idx = tlb_index(vaddr);
         let e = self.tlb.read[idx];
@@ -218,7 +218,7 @@ impl Hart {
         self.phys_load(bus, paddr, size).ok_or(Exception::LoadAccessFault(vaddr))
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn store<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8, v: u64) -> Result<(), Exception> {
         let idx = tlb_index(vaddr);
         let e = self.tlb.write[idx];
