@@ -48,6 +48,7 @@
 //! (FPU is advertised because 64-bit Linux requires it; its kernel only saves and restores
 //! the x87 state).
 
+pub mod board;
 mod bus;
 mod cpu;
 mod cpuid;

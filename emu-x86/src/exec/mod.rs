@@ -439,6 +439,13 @@ impl Cpu {
             let (d, s) = (i.op0_register(), i.op1_register());
             let special = |r: Register| (r as u32) >= Register::ES as u32;
             if special(d) || special(s) {
+                // MOV r16/r32/r64, Sreg: any CPL, zero-extended by set_reg's width rules.
+                let seg = |r: Register| (Register::ES as u32..=Register::GS as u32).contains(&(r as u32));
+                if seg(s) && !special(d) {
+                    let v = self.reg(s);
+                    self.set_reg(d, v);
+                    return Ok(());
+                }
                 return self.mov_special(bus, i);
             }
             let v = self.reg(s);
