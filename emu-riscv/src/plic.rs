@@ -88,14 +88,12 @@ impl Plic {
             0x2080 => self.enable[1] = value & !1,
             0x20_0000 => self.threshold[0] = value & 7,
             0x20_1000 => self.threshold[1] = value & 7,
-            0x20_0004 | 0x20_1004 => {
-                if value < NUM_SOURCES {
-                    let bit = 1 << value;
-                    self.in_service &= !bit;
-                    // A level-triggered line still high raises the interrupt again.
-                    if self.level & bit != 0 {
-                        self.pending |= bit;
-                    }
+            0x20_0004 | 0x20_1004 if value < NUM_SOURCES => {
+                let bit = 1 << value;
+                self.in_service &= !bit;
+                // A level-triggered line still high raises the interrupt again.
+                if self.level & bit != 0 {
+                    self.pending |= bit;
                 }
             }
             _ => {}
