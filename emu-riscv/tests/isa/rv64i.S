@@ -163,7 +163,28 @@
     NO_TRAP 95, fence
     NO_TRAP 96, fence.i
 
+    /* Self-modifying code: a rewritten instruction runs in its new form after FENCE.I, also
+     * when the old form already ran (and sits in any decode cache). */
+    li s0, 0
+1:  li a0, 0
+    la a1, 2f
+    jalr ra, 0(a1)
+    bnez s0, 3f
+    CHECK 97, a0, 1
+    la a1, 2f
+    li a2, 0x02a00513           /* addi a0, zero, 42 */
+    sw a2, 0(a1)
+    fence.i
+    li s0, 1
+    j 1b
+3:  CHECK 98, a0, 42
+
     j pass
+
+    .option norvc
+2:  addi a0, zero, 1
+    ret
+    .option rvc
     EPILOGUE
 
     .data
