@@ -124,9 +124,8 @@ pub struct Cpu {
     pub msr: Msrs,
     pub xmm: [u128; 16],
     pub mxcsr: u32,
-    /// The x87 state, kept as FXSAVE lays it out (FCW, FSW, FTW, ..., ST0-7): the kernel
-    /// and glibc save and restore it; x87 arithmetic is not implemented yet.
-    pub(crate) x87: [u8; 160],
+    /// The x87 FPU state (see `exec/x87`).
+    pub(crate) x87: crate::exec::X87,
     pub features: Features,
     /// Retired instructions.
     pub icount: u64,
@@ -169,7 +168,7 @@ impl Cpu {
             msr: Msrs { pat: 0x0007_0406_0007_0406, misc_enable: 1, ..Msrs::default() },
             xmm: [0; 16],
             mxcsr: 0x1f80,
-            x87: [0; 160],
+            x87: crate::exec::X87::default(),
             features: Features::default(),
             icount: 0,
             halted: false,

@@ -9,6 +9,7 @@ mod system;
 mod x87;
 
 pub use system::msr;
+pub(crate) use x87::X87;
 
 use crate::bus::Bus;
 use crate::cpu::{Cpu, FS, GS};

@@ -759,7 +759,7 @@ impl Cpu {
         }
         self.probe_write(bus, a, 512)?;
         let mut img = [0u8; 512];
-        img[..160].copy_from_slice(&self.x87);
+        img[..160].copy_from_slice(&self.x87.fxsave_image());
         img[24..28].copy_from_slice(&self.mxcsr.to_le_bytes());
         img[28..32].copy_from_slice(&MXCSR_MASK.to_le_bytes());
         for (k, x) in self.xmm.iter().enumerate() {
@@ -787,8 +787,8 @@ impl Cpu {
             return Err(Fault::GP(0));
         }
         self.mxcsr = mxcsr;
-        self.x87.copy_from_slice(&img[..160]);
-        self.x87[24..32].fill(0);
+        self.x87.load_fxsave_image(&img[..160]);
+        self.x87.update_es();
         for (k, x) in self.xmm.iter_mut().enumerate() {
             *x = u128::from_le_bytes(img[160 + 16 * k..176 + 16 * k].try_into().unwrap());
         }

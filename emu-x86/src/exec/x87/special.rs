@@ -1,0 +1,131 @@
+//! The exact non-arithmetic operations: partial remainders (FPREM/FPREM1), FSCALE and
+//! FXTRACT.
+
+use super::convert::from_i64;
+use super::f80::{Class, Ctx, BIAS, DE, EXT, F80, ZE};
+
+/// A partial remainder: the result, the low three quotient bits, and whether the reduction
+/// is incomplete (C2).
+pub struct Rem {
+    pub r: F80,
+    pub q: u64,
+    pub incomplete: bool,
+}
+
+/// FPREM (truncating quotient) or FPREM1 (`nearest`, the IEEE remainder). An exponent
+/// difference of 64 or more reduces by 2^(D-N) with N = 32 + D mod 32 and reports C2.
+pub fn prem(c: &mut Ctx, a: F80, b: F80, nearest: bool) -> Rem {
+    let done = |r| Rem { r, q: 0, incomplete: false };
+    if let Some(r) = c.nan2(a, b) {
+        return done(r);
+    }
+    let (ca, cb) = (a.class(), b.class());
+    if ca == Class::Inf || cb == Class::Zero {
+        return done(c.invalid());
+    }
+    if ca == Class::Denormal || cb == Class::Denormal {
+        c.flags |= DE;
+    }
+    if ca == Class::Zero || cb == Class::Inf {
+        return done(a);
+    }
+    let (sa, ea, ma) = a.unpack();
+    let (_, eb, mb) = b.unpack();
+    let d = ea - eb;
+    if d < 0 {
+        if nearest && d == -1 && ma > mb {
+            // |b|/2 < |a| < |b|: the remainder is a - b, of the opposite sign.
+            let r = ((mb as u128) << 1) - ma as u128;
+            return Rem { r: c.round_ext(!sa, ea + 64, r, EXT), q: 1, incomplete: false };
+        }
+        return done(a);
+    }
+    let (shift, incomplete) = if d >= 64 { ((d & 31) | 32, true) } else { (d, false) };
+    let n = (ma as u128) << shift;
+    let (mut q, mut r) = (n / mb as u128, n % mb as u128);
+    let mut sign = sa;
+    if nearest && !incomplete && (2 * r > mb as u128 || (2 * r == mb as u128 && q & 1 != 0)) {
+        r = mb as u128 - r;
+        q += 1;
+        sign = !sign;
+    }
+    let r = if r == 0 { F80::zero(sa) } else { c.round_ext(sign, ea - shift + 64, r, EXT) };
+    Rem { r, q: q as u64 & 7, incomplete }
+}
+
+/// FSCALE: a * 2^trunc(b), exact unless it overflows or underflows.
+pub fn scale(c: &mut Ctx, a: F80, b: F80) -> F80 {
+    if let Some(r) = c.nan2(a, b) {
+        return r;
+    }
+    let (ca, cb) = (a.class(), b.class());
+    if cb == Class::Inf {
+        return match (ca, b.sign()) {
+            (Class::Zero, false) | (Class::Inf, true) => c.invalid(),
+            (_, false) => F80::inf(a.sign()),
+            _ => F80::zero(a.sign()),
+        };
+    }
+    if ca == Class::Denormal || cb == Class::Denormal {
+        c.flags |= DE;
+    }
+    if ca == Class::Zero || ca == Class::Inf {
+        return a;
+    }
+    let n = match cb {
+        Class::Zero => 0,
+        _ => {
+            let (s, e, m) = b.unpack();
+            let k = e - BIAS;
+            let mag = if k < 0 {
+                0
+            } else if k >= 30 {
+                1 << 30
+            } else {
+                (m >> (63 - k)) as i32
+            };
+            if s {
+                -mag
+            } else {
+                mag
+            }
+        }
+    };
+    let (s, e, m) = a.unpack();
+    c.round_ext(s, e + n, (m as u128) << 64, EXT)
+}
+
+/// FXTRACT: (exponent, significand).
+pub fn extract(c: &mut Ctx, a: F80) -> (F80, F80) {
+    if let Some(r) = c.nan1(a) {
+        return (r, r);
+    }
+    match a.class() {
+        Class::Zero => {
+            c.flags |= ZE;
+            return (F80::inf(true), a);
+        }
+        Class::Inf => return (F80::inf(false), a),
+        Class::Denormal => c.flags |= DE,
+        _ => {}
+    }
+    let (s, e, m) = a.unpack();
+    (from_i64((e - BIAS) as i64), F80::new(s, BIAS as u16, m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remainders() {
+        let mut c = Ctx::new(0, 64);
+        let r = prem(&mut c, from_i64(17), from_i64(5), false);
+        assert_eq!((r.r, r.q, r.incomplete), (from_i64(2), 3, false));
+        let r = prem(&mut c, from_i64(18), from_i64(5), true);
+        assert_eq!((r.r, r.q), (from_i64(-2), 4));
+        assert_eq!(scale(&mut c, from_i64(3), from_i64(4)), from_i64(48));
+        let (e, s) = extract(&mut c, from_i64(48));
+        assert_eq!((e, s), (from_i64(5), F80::new(false, 0x3fff, 0xc000_0000_0000_0000)));
+    }
+}
