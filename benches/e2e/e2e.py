@@ -147,6 +147,7 @@ class Arch:
         return None
 
     def prepare(self):
+        """Builds the bundle and the modules; returns why the arch must be skipped, or None."""
         s = self.spec
         os.makedirs(self.share)
         with open(os.path.join(self.share, GZIP_INPUT), "wb") as f:
@@ -175,7 +176,12 @@ class Arch:
         for extra, out in [([], self.wasm), (["--no-snapshot"], self.wasm_nosnap)]:
             p = subprocess.run([C2W, "--target-arch", s["c2w"], *extra, f"oci:{oci}", out], capture_output=True)
             if p.returncode != 0:
-                raise BenchError(f"c2w {' '.join(extra)} failed: {p.stderr.decode(errors='replace')[-800:]}")
+                err = p.stderr.decode(errors="replace").strip().splitlines()
+                # A c2w built without this arch's VM cannot make the module: not ready, skip.
+                if err and "was built without" in err[-1]:
+                    return err[-1]
+                raise BenchError(f"c2w {' '.join(extra)} failed: {chr(10).join(err)[-800:]}")
+        return None
 
     # --- one run per system; each returns wall seconds after checking the output ---
 
@@ -308,30 +314,33 @@ def main():
         sys.exit("BENCH_RUNS must be at least 1")
     print(f"c2w e2e bench: median of {runs} run(s); load average {os.getloadavg()[0]:.2f} on "
           f"{os.cpu_count()} cpus", flush=True)
-    rows, startups, benched = [], [], 0
+    rows, startups, failed = [], [], []
     os.makedirs(OUT_DIR, exist_ok=True)
     for name in args.arch or list(ARCHES):
         with tempfile.TemporaryDirectory(prefix=f"c2w-bench-{name}-") as work:
             arch = Arch(name, work)
-            why = arch.missing()
-            if why:
-                print(f"skipping {name}: {why}", flush=True)
-                continue
             try:
-                arch.prepare()
-                rows += bench_arch(arch, runs)
+                why = arch.missing() or arch.prepare()
+                if why:
+                    print(f"skipping {name}: {why}", flush=True)
+                    continue
+                arch_rows = bench_arch(arch, runs)
                 startups.append(startup_breakdown(arch, runs))
-                benched += 1
+                rows += arch_rows
             except (BenchError, subprocess.TimeoutExpired) as e:
-                sys.exit(f"{name}: {e}")
-    if not benched:
-        sys.exit("no arch could be benchmarked")
+                # A broken arch is a failure, not a skip; the other arches still report.
+                print(f"FAILED {name}: {e}", flush=True)
+                failed.append(name)
+    if not rows:
+        sys.exit("no arch was benchmarked" + (f" ({', '.join(failed)} failed)" if failed else ""))
     report(rows, startups)
     with open(os.path.join(OUT_DIR, "e2e.json"), "w") as f:
         json.dump(rows, f, indent=1)
     with open(os.path.join(OUT_DIR, "startup.json"), "w") as f:
         json.dump(startups, f, indent=1)
     print(f"\nwrote {os.path.relpath(os.path.join(OUT_DIR, 'e2e.json'), REPO)}")
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
