@@ -1,5 +1,5 @@
 //! An x86_64 CPU core for c2w's x86_64 machine: 64-bit long mode, 4-level paging, interrupts
-//! and exceptions through the IDT, the general-purpose ISA, SSE/SSE2, SYSCALL/SYSRET.
+//! and exceptions through the IDT, the general-purpose ISA, x87, SSE/SSE2, SYSCALL/SYSRET.
 //! Instructions are decoded by `iced-x86` once into a cache of basic blocks keyed by guest
 //! physical address (see `dcache.rs`); memory goes through a software TLB of host RAM offsets
 //! (see `mmu.rs`); arithmetic flags are computed lazily (see `flags.rs`).
@@ -41,12 +41,11 @@
 //!
 //! # Not implemented (yet)
 //!
-//! x87 arithmetic (only FNINIT/FNSTSW/FNSTCW/FLDCW/FNCLEX and the FXSAVE image), MMX, SSE3 and
-//! later, real mode, 16/32-bit protected mode and compatibility mode, task switches, call
+//! MMX, SSE3 and later (so no FISTTP), real mode, 16/32-bit protected mode and compatibility mode, task switches, call
 //! gates, I/O permission bitmaps, debug registers' breakpoints, single-step (TF), MXCSR
-//! exception flags and non-default SSE arithmetic rounding. CPUID advertises none of these
-//! (FPU is advertised because 64-bit Linux requires it; its kernel only saves and restores
-//! the x87 state).
+//! exception flags and non-default SSE arithmetic rounding. CPUID advertises none of these.
+//! The x87 FPU is complete (80-bit soft-float, see `exec/x87`) except for the last
+//! instruction/data pointers, and the exponent rebiasing of unmasked overflow/underflow.
 
 pub mod board;
 mod bus;

@@ -8,6 +8,7 @@
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
 mod common;
+mod x87diff;
 
 use common::{machine, TestBus, HANDLERS};
 use emu_x86::{Bus, Cpu, Exit};
@@ -267,6 +268,8 @@ struct Case {
     code: Code,
     init: State,
     data: [u8; DATA_LEN],
+    /// How the data area is compared, if not byte for byte.
+    loose: Option<x87diff::Loose>,
 }
 
 /// Builds a random instance of `code`, or None if its operands are not ones we generate.
@@ -404,7 +407,7 @@ fn make_cases(rng: &mut Rng, class: &[M], n: usize) -> Vec<Case> {
         for b in data.iter_mut() {
             *b = rng.next() as u8;
         }
-        cases.push(Case { bytes, mnemonic: code.mnemonic(), code, init, data });
+        cases.push(Case { bytes, mnemonic: code.mnemonic(), code, init, data, loose: None });
     }
     cases
 }
@@ -492,7 +495,7 @@ fn run_emu(cpu: &mut Cpu, bus: &mut TestBus, c: &Case) -> (State, [u8; DATA_LEN]
     cpu.mxcsr = 0x1f80;
     cpu.rip = CODE;
     cpu.halted = false;
-    let e = cpu.run(bus, 10);
+    let e = cpu.run(bus, 100);
     assert!(matches!(e, Exit::Halt | Exit::Dead), "{:?}: {e:?}", c.code);
     let h = cpu.rip - 1;
     let vector = (HANDLERS..HANDLERS + 256).contains(&h).then(|| (h - HANDLERS) as u8);
@@ -503,13 +506,26 @@ fn run_emu(cpu: &mut Cpu, bus: &mut TestBus, c: &Case) -> (State, [u8; DATA_LEN]
     (s, data, vector)
 }
 
-fn check_class(name: &str, class: &[M]) {
+fn class_rng(name: &str) -> (Rng, usize) {
     let n: usize = std::env::var("EMU_X86_DIFF_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let seed: u64 = std::env::var("EMU_X86_DIFF_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5eed);
-    let mut rng =
-        Rng(seed ^ name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3)));
+    (Rng(seed ^ name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))), n)
+}
+
+fn check_class(name: &str, class: &[M]) {
+    let (mut rng, n) = class_rng(name);
     let cases = make_cases(&mut rng, class, n);
-    let native = run_native(&cases);
+    check_cases(name, &cases);
+}
+
+fn check_x87_class(name: &str, make: fn(&mut Rng) -> Case) {
+    let (mut rng, n) = class_rng(name);
+    let cases: Vec<Case> = (0..n).map(|_| make(&mut rng)).collect();
+    check_cases(name, &cases);
+}
+
+fn check_cases(name: &str, cases: &[Case]) {
+    let native = run_native(cases);
     let (mut cpu, mut bus) = machine();
     // Only the code and data pages are mapped around them, as natively.
     for va in (0x60_0000..0x80_0000u64).step_by(4096) {
@@ -519,8 +535,9 @@ fn check_class(name: &str, class: &[M]) {
     }
     let mut failures = Vec::new();
     for (c, nat) in cases.iter().zip(&native) {
-        let (emu, data, vector) = run_emu(&mut cpu, &mut bus, c);
-        let dis = format!("{:?} {:02x?}", c.code, c.bytes);
+        let (emu, mut data, vector) = run_emu(&mut cpu, &mut bus, c);
+        let dis =
+            if c.loose.is_some() { x87diff::disassemble(&c.bytes) } else { format!("{:?} {:02x?}", c.code, c.bytes) };
         if nat.signal != 0 || vector.is_some() {
             // Both must fault, with matching kinds: SIGFPE = #DE, SIGILL = #UD, SIGSEGV/SIGBUS =
             // #GP or #PF.
@@ -555,6 +572,9 @@ fn check_class(name: &str, class: &[M]) {
                     want.xmm[r], emu.xmm[r], c.init.xmm[r]
                 ));
             }
+        }
+        if let Some(l) = &c.loose {
+            l.compare(&nat.data, &mut data, &mut diffs);
         }
         if nat.data != data {
             let k = (0..DATA_LEN).find(|&k| nat.data[k] != data[k]).unwrap();
@@ -759,6 +779,18 @@ fn differential_against_host_cpu() {
             continue;
         }
         if let Err(e) = std::panic::catch_unwind(|| check_class(name, class)) {
+            let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+            eprintln!("{msg}");
+            failed.push(*name);
+        }
+    }
+    type Make = fn(&mut Rng) -> Case;
+    let x87: &[(&str, Make)] = &[("x87", x87diff::sequence), ("x87-trans", x87diff::transcendental)];
+    for (name, make) in x87 {
+        if only.as_deref().is_some_and(|o| o != *name) {
+            continue;
+        }
+        if let Err(e) = std::panic::catch_unwind(|| check_x87_class(name, *make)) {
             let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
             eprintln!("{msg}");
             failed.push(*name);

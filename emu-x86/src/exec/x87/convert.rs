@@ -73,9 +73,9 @@ fn narrow(c: &mut Ctx, x: F80, f: Format, frac: u32, ebits: u32) -> u64 {
             return sign | emax << frac | 1 << (frac - 1) | (x.sig << 1) >> (64 - frac);
         }
         Class::Inf => return sign | emax << frac,
+        // A denormal source is not reported (DE) by stores.
         Class::Zero => return sign,
-        Class::Denormal => c.flags |= DE,
-        Class::Normal => {}
+        Class::Denormal | Class::Normal => {}
     }
     let (s, e, m) = x.unpack();
     match c.round(s, e, (m as u128) << 64, f) {
@@ -181,7 +181,6 @@ pub fn to_int(c: &mut Ctx, x: F80, bits: u32, truncate: bool) -> u64 {
             c.flags |= IE;
             return indefinite;
         }
-        Class::Denormal => c.flags |= DE,
         _ => {}
     }
     let (s, mag) = round_int(c, x, truncate);
@@ -217,7 +216,6 @@ pub fn to_bcd(c: &mut Ctx, x: F80) -> [u8; 10] {
             c.flags |= IE;
             return INDEF;
         }
-        Class::Denormal => c.flags |= DE,
         _ => {}
     }
     let (s, mut mag) = round_int(c, x, false);

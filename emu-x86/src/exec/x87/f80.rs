@@ -318,7 +318,8 @@ impl Ctx {
         }
         let (sa, ea, ma) = a.unpack();
         let (sb, eb, mb) = b.unpack();
-        let ((sa, ea, ma), (sb, eb, mb)) = if ea >= eb { ((sa, ea, ma), (sb, eb, mb)) } else { ((sb, eb, mb), (sa, ea, ma)) };
+        let ((sa, ea, ma), (sb, eb, mb)) =
+            if ea >= eb { ((sa, ea, ma), (sb, eb, mb)) } else { ((sb, eb, mb), (sa, ea, ma)) };
         let x = (ma as u128) << 62;
         let y = shift_right_jam((mb as u128) << 62, (ea - eb) as u32);
         let (sign, m) = if sa == sb {
@@ -377,16 +378,17 @@ impl Ctx {
         if (ca == Class::Inf && cb == Class::Inf) || (ca == Class::Zero && cb == Class::Zero) {
             return self.invalid();
         }
+        if cb == Class::Zero && ca != Class::Inf {
+            // Division by zero takes precedence over a denormal dividend.
+            self.flags |= ZE;
+            return F80::inf(sign);
+        }
         self.denormal_check(&[a, b]);
         if ca == Class::Inf {
             return F80::inf(sign);
         }
         if cb == Class::Inf || ca == Class::Zero {
             return F80::zero(sign);
-        }
-        if cb == Class::Zero {
-            self.flags |= ZE;
-            return F80::inf(sign);
         }
         let (_, ea, ma) = a.unpack();
         let (_, eb, mb) = b.unpack();

@@ -8,8 +8,8 @@ use super::state::{C0, C1, C2, C3, SF};
 use super::trans;
 use crate::bus::Bus;
 use crate::cpu::Cpu;
-use crate::fault::Fault;
 use crate::exec::Res;
+use crate::fault::Fault;
 use iced_x86::{Instruction, MemorySize, Mnemonic as M, OpKind, Register};
 
 /// The stack-fault bit, carried in `Ctx::flags` beside the exception flags (it is SF's bit
@@ -49,10 +49,22 @@ impl Cpu {
     /// Records the flags and C1 (= the rounded-up bit, or the stack overflow bit); returns
     /// whether the result may be written (no unmasked IE, DE or ZE).
     fn fflags(&mut self, c: &Ctx) -> bool {
+        // A stack fault hides whatever the operands would have raised.
+        let flags = if c.flags & STACK != 0 { IE | STACK } else { c.flags };
         let x = &mut self.x87;
-        x.fsw = (x.fsw & !C1) | (c.flags as u16 & 0x7f) | if c.up { C1 } else { 0 };
+        x.fsw = (x.fsw & !C1) | (flags as u16 & 0x7f) | if c.up { C1 } else { 0 };
         x.update_es();
-        (c.flags & (f80::IE | f80::DE | f80::ZE)) as u16 & !x.fcw == 0
+        (flags & (f80::IE | f80::DE | f80::ZE)) as u16 & !x.fcw == 0
+    }
+
+    /// `fflags` for the instructions that leave C1 alone unless the stack faults.
+    fn fflags_keep_c1(&mut self, c: &Ctx) -> bool {
+        let c1 = self.x87.fsw & C1;
+        let ok = self.fflags(c);
+        if c.flags & STACK == 0 {
+            self.x87.fsw |= c1;
+        }
+        ok
     }
 
     fn set_cc(&mut self, bits: u16) {
@@ -63,8 +75,10 @@ impl Cpu {
     fn fpush(&mut self, mut c: Ctx, v: F80) {
         let overflow = !self.x87.is_empty(7);
         if overflow {
-            c.flags |= IE | STACK;
-            c.up = true;
+            // The overflow hides what converting the operand reported; an underflow reading
+            // the operand (FLD ST(i)) still shows as C1 = 0.
+            c.up = c.flags & STACK == 0;
+            c.flags = IE | STACK;
         }
         if self.fflags(&c) {
             self.x87.set_top(self.x87.top().wrapping_sub(1));
@@ -142,6 +156,10 @@ impl Cpu {
             }
             _ => INDEFINITE,
         };
+        if c.flags & f80::ZE != 0 {
+            // Division by zero hides a denormal (memory) operand.
+            c.flags &= !f80::DE;
+        }
         if self.fflags(&c) {
             self.x87.set_st(d, r);
             if pop {
@@ -154,11 +172,8 @@ impl Cpu {
     /// FCOM/FUCOM/FICOM/FCOMI families and FTST.
     fn fcompare<B: Bus>(&mut self, bus: &mut B, i: &Instruction, quiet: bool, pops: u8, eflags: bool) -> Res {
         let mut c = self.fctx();
-        let (_, src) = if i.mnemonic() == M::Ftst {
-            (0, Some(F80::zero(false)))
-        } else {
-            self.foperands(bus, i, &mut c)?
-        };
+        let (_, src) =
+            if i.mnemonic() == M::Ftst { (0, Some(F80::zero(false))) } else { self.foperands(bus, i, &mut c)? };
         let a = self.fget(&mut c, 0);
         let ord = match (a, src) {
             (Some(a), Some(b)) => {
@@ -170,7 +185,8 @@ impl Cpu {
             _ => None,
         };
         use std::cmp::Ordering as O;
-        if self.fflags(&c) {
+        let ok = if eflags { self.fflags_keep_c1(&c) } else { self.fflags(&c) };
+        if ok {
             if eflags {
                 use crate::flags::{ARITH, CF, PF, ZF};
                 let v = match ord {
@@ -180,7 +196,7 @@ impl Cpu {
                     None => ZF | PF | CF,
                 };
                 self.flags.set_bits(ARITH, v);
-                self.x87.fsw &= !C1;
+                // C1 is left alone (cleared only by a stack underflow, in fflags).
             } else {
                 self.set_cc(match ord {
                     Some(O::Greater) => 0,
@@ -318,11 +334,14 @@ impl Cpu {
         let mut c = self.fctx();
         let a = self.fget(&mut c, 0);
         let b = self.fget(&mut c, j);
-        if self.fflags(&c) {
-            if a.is_none() || b.is_none() {
-                self.x87.set_st(0, INDEFINITE);
-            } else if cond {
-                self.x87.set_st(0, b.unwrap());
+        if self.fflags_keep_c1(&c) {
+            match (a, b) {
+                (Some(_), Some(b)) => {
+                    if cond {
+                        self.x87.set_st(0, b);
+                    }
+                }
+                _ => self.x87.set_st(0, INDEFINITE),
             }
         }
     }
@@ -349,11 +368,27 @@ impl Cpu {
         let (a, b) = (self.fget(&mut c, 0), self.fget(&mut c, 1));
         let rem = match (a, b) {
             (Some(a), Some(b)) => special::prem(&mut c, a, b, nearest),
-            _ => special::Rem { r: INDEFINITE, q: 0, incomplete: false },
+            _ => {
+                // A stack fault clears C1 and C2 only.
+                if self.fflags(&c) {
+                    self.x87.set_st(0, INDEFINITE);
+                }
+                self.x87.fsw &= !C2;
+                return;
+            }
         };
         if self.fflags(&c) {
             self.x87.set_st(0, rem.r);
+            if rem.special {
+                // NaN and invalid results keep C0 and C3.
+                self.x87.fsw &= !(C1 | C2);
+                return;
+            }
             let q = rem.q;
+            if rem.incomplete {
+                self.set_cc(C2);
+                return;
+            }
             let mut cc = if q & 4 != 0 { C0 } else { 0 } | if q & 2 != 0 { C3 } else { 0 };
             cc |= if q & 1 != 0 { C1 } else { 0 } | if rem.incomplete { C2 } else { 0 };
             self.set_cc(cc);
@@ -368,8 +403,8 @@ impl Cpu {
         };
         let overflow = !self.x87.is_empty(7);
         if overflow {
-            c.flags |= IE | STACK;
-            c.up = true;
+            c.up = c.flags & STACK == 0;
+            c.flags = IE | STACK;
         }
         if self.fflags(&c) {
             if overflow {
@@ -446,8 +481,8 @@ impl Cpu {
         let a = self.ea(i);
         let len = if full { 108 } else { 28 };
         let mut img = [0u8; 108];
-        for k in 0..len {
-            img[k] = self.read(bus, a + k as u64, 1)? as u8;
+        for (k, byte) in img[..len].iter_mut().enumerate() {
+            *byte = self.read(bus, a + k as u64, 1)? as u8;
         }
         self.x87.load_env_image(&img[..28]);
         if full {
@@ -526,17 +561,16 @@ impl Cpu {
             M::Fxtract => self.fxtract(),
             M::Fprem => self.fprem(false),
             M::Fprem1 => self.fprem(true),
-            M::Fcmovb
-            | M::Fcmove
-            | M::Fcmovbe
-            | M::Fcmovu
-            | M::Fcmovnb
-            | M::Fcmovne
-            | M::Fcmovnbe
-            | M::Fcmovnu => self.fcmov(i, mn),
-            M::Ffree => self.x87.free(sti(i.op0_register())),
+            M::Fcmovb | M::Fcmove | M::Fcmovbe | M::Fcmovu | M::Fcmovnb | M::Fcmovne | M::Fcmovnbe | M::Fcmovnu => {
+                self.fcmov(i, mn)
+            }
+            M::Ffree => {
+                self.x87.free(sti(i.op0_register()));
+                self.x87.fsw &= !C1;
+            }
             M::Ffreep => {
                 self.x87.free(sti(i.op0_register()));
+                self.x87.fsw &= !C1;
                 self.x87.set_top(self.x87.top() + 1);
             }
             M::Fincstp => {

@@ -10,18 +10,21 @@ pub struct Rem {
     pub r: F80,
     pub q: u64,
     pub incomplete: bool,
+    /// A NaN or invalid-operation result (C0 and C3 are left alone).
+    pub special: bool,
 }
 
 /// FPREM (truncating quotient) or FPREM1 (`nearest`, the IEEE remainder). An exponent
 /// difference of 64 or more reduces by 2^(D-N) with N = 32 + D mod 32 and reports C2.
 pub fn prem(c: &mut Ctx, a: F80, b: F80, nearest: bool) -> Rem {
-    let done = |r| Rem { r, q: 0, incomplete: false };
+    let done = |r| Rem { r, q: 0, incomplete: false, special: false };
+    let special = |r| Rem { r, q: 0, incomplete: false, special: true };
     if let Some(r) = c.nan2(a, b) {
-        return done(r);
+        return special(r);
     }
     let (ca, cb) = (a.class(), b.class());
     if ca == Class::Inf || cb == Class::Zero {
-        return done(c.invalid());
+        return special(c.invalid());
     }
     if ca == Class::Denormal || cb == Class::Denormal {
         c.flags |= DE;
@@ -36,9 +39,10 @@ pub fn prem(c: &mut Ctx, a: F80, b: F80, nearest: bool) -> Rem {
         if nearest && d == -1 && ma > mb {
             // |b|/2 < |a| < |b|: the remainder is a - b, of the opposite sign.
             let r = ((mb as u128) << 1) - ma as u128;
-            return Rem { r: c.round_ext(!sa, ea + 64, r, EXT), q: 1, incomplete: false };
+            return Rem { r: c.round_ext(!sa, ea + 64, r, EXT), q: 1, incomplete: false, special: false };
         }
-        return done(a);
+        // |a| is the remainder (a pseudo-denormal comes back in its normal encoding).
+        return done(c.reround(a, EXT));
     }
     let (shift, incomplete) = if d >= 64 { ((d & 31) | 32, true) } else { (d, false) };
     let n = (ma as u128) << shift;
@@ -50,7 +54,7 @@ pub fn prem(c: &mut Ctx, a: F80, b: F80, nearest: bool) -> Rem {
         sign = !sign;
     }
     let r = if r == 0 { F80::zero(sa) } else { c.round_ext(sign, ea - shift + 64, r, EXT) };
-    Rem { r, q: q as u64 & 7, incomplete }
+    Rem { r, q: q as u64 & 7, incomplete, special: false }
 }
 
 /// FSCALE: a * 2^trunc(b), exact unless it overflows or underflows.

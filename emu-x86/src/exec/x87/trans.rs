@@ -7,9 +7,9 @@
 //! is 1 ulp (the differential test measures it against the host CPU, which is itself not
 //! exactly rounded). FSIN/FCOS/FPTAN/FSINCOS reduce by a 128-bit pi/2, so for |x| near 2^63
 //! the absolute error of the reduced argument grows to about 2^-64 (the manuals' 66-bit pi
-//! gives larger errors there). F2XM1 outside [-1, 1] and FYL2XP1 outside its documented
-//! range (results "undefined" in the manuals) use the same series and stay accurate for
-//! moderate arguments.
+//! gives larger errors there). F2XM1 outside [-1, 1] and FYL2XP1 for x <= -1 (undefined in
+//! the manuals) return x, as the CPU the differential test ran on does; FYL2XP1 for other
+//! x outside its documented range uses the same series.
 
 use super::f80::{Class, Ctx, BIAS, DE, EXT, F80, IE, ONE, ZE};
 use iced_x86::Mnemonic as M;
@@ -181,8 +181,8 @@ pub fn fyl2x(c: &mut Ctx, x: F80, y: F80) -> F80 {
     if x.sign() && cx != Class::Zero {
         return c.invalid();
     }
-    denormals(c, &[x, y]);
     if cx == Class::Zero {
+        // log2(0): ZE (a denormal y is not reported).
         return match cy {
             Class::Zero => c.invalid(),
             Class::Inf => F80::inf(!y.sign()),
@@ -192,6 +192,7 @@ pub fn fyl2x(c: &mut Ctx, x: F80, y: F80) -> F80 {
             }
         };
     }
+    denormals(c, &[x, y]);
     let one = x == ONE;
     if cx == Class::Inf {
         return if cy == Class::Zero { c.invalid() } else { F80::inf(y.sign()) };
@@ -213,9 +214,12 @@ pub fn fyl2xp1(c: &mut Ctx, x: F80, y: F80) -> F80 {
     }
     let (cx, cy) = (x.class(), y.class());
     let xw = W::from_f80(x);
-    if x.sign() && (cx == Class::Inf || (cx == Class::Normal && x.exp() as i32 >= BIAS)) {
-        // x <= -1: outside the domain.
+    if cx == Class::Inf && x.sign() {
         return c.invalid();
+    }
+    if x.sign() && cx == Class::Normal && x.exp() as i32 >= BIAS {
+        // x <= -1: outside the domain, undefined; the checked CPU returns x.
+        return x;
     }
     denormals(c, &[x, y]);
     if cx == Class::Inf {
@@ -245,9 +249,10 @@ pub fn f2xm1(c: &mut Ctx, x: F80) -> F80 {
         Class::Denormal => c.flags |= DE,
         _ => {}
     }
-    if x.exp() as i32 > BIAS + 6 {
-        // |x| > 128 ("undefined"): the limits.
-        return if x.sign() { ONE.neg() } else { W::int(1).scale(1 << 20).round(c) };
+    if x.exp() as i32 >= BIAS && x != ONE && x != ONE.neg() {
+        // Outside [-1, 1] the result is undefined; the CPU checked leaves x and reports PE.
+        c.flags |= super::f80::PE;
+        return x;
     }
     let y = W::from_f80(x).mul(LN2);
     let (mut sum, mut term) = (y, y);
