@@ -1,18 +1,12 @@
 //! One RV64GC hart: architectural state, the instruction interpreter, traps and interrupts.
 //!
 //! Memory accesses go through [`Bus`]: RAM directly (through the software TLB, see
-//! `mmu.rs`), everything else as MMIO.
-//!
-//! Fetch and decode: while pc stays in one virtual page, fetches skip the TLB (the "fetch
-//! window", valid until the next privileged instruction or trap, which are the only things
-//! that change translation or privilege). Decoded instructions live in a direct-mapped cache
-//! indexed by the instruction's RAM offset; every slot holds the 32-bit word it was decoded
-//! from, and a fetch compares that word with RAM. Decoding is a pure function of that word,
-//! so a hit is always right: self-modifying code and DMA into code pages need no
-//! invalidation at all, at the price of one load and compare per instruction.
+//! `mmu.rs`), everything else as MMIO. The interpreter loop (fetch, decode cache, the fast
+//! integer paths) is in `interp.rs`; [`Hart::execute`] here implements every instruction.
 
 use crate::csr::{mstatus, Csrs};
-use crate::decode::{decode, Insn, Op};
+use crate::decode::{Insn, Op};
+use crate::interp::{new_icache, ISlot, ICACHE_BITS};
 use crate::mmu::{Access, Tlb};
 use emu_core::GuestRam;
 
@@ -106,21 +100,6 @@ pub enum Exit {
     Device,
 }
 
-/// Decoded-instruction cache: 2^16 slots, one per halfword of a 128 KiB window of RAM.
-const ICACHE_BITS: u32 = 16;
-
-/// One decoded-instruction cache slot. Invariant: `insn == decode(word)`.
-#[derive(Clone, Copy)]
-struct ISlot {
-    word: u32,
-    insn: Insn,
-}
-
-/// The RAM offset of an empty fetch window: beyond any RAM, so its bounds check fails and the
-/// fetch takes the slow path, and far enough from usize::MAX that adding a page offset cannot
-/// overflow.
-const NO_WINDOW: usize = usize::MAX - 8192;
-
 pub struct Hart {
     pub x: [u64; 32],
     pub f: [u64; 32],
@@ -139,19 +118,7 @@ pub struct Hart {
     pub(crate) ls_priv: u8,
     pub(crate) reservation: Option<u64>,
     pub(crate) tlb: Box<Tlb>,
-    icache: Box<[ISlot; 1 << ICACHE_BITS]>,
-}
-
-/// The 32-bit word at `po` in the fetch window, if `po` leaves room for it in the page and
-/// the window is not empty.
-#[inline(always)]
-fn fetch_word(ram: &[u8], win_ram: usize, po: u64) -> Option<u32> {
-    if po > 4092 {
-        return None;
-    }
-    let off = win_ram + po as usize;
-    let b: &[u8; 4] = ram.get(off..off + 4)?.try_into().ok()?;
-    Some(u32::from_le_bytes(*b))
+    pub(crate) icache: Box<[ISlot; 1 << ICACHE_BITS]>,
 }
 
 impl Default for Hart {
@@ -175,10 +142,7 @@ impl Hart {
             ls_priv: PRV_M,
             reservation: None,
             tlb: Box::default(),
-            icache: match vec![ISlot { word: 0, insn: decode(0) }; 1 << ICACHE_BITS].into_boxed_slice().try_into() {
-                Ok(slots) => slots,
-                Err(_) => unreachable!("the vector has exactly 1 << ICACHE_BITS slots"),
-            },
+            icache: new_icache(),
         };
         h.csr.stimecmp = u64::MAX;
         h
@@ -203,7 +167,7 @@ impl Hart {
     }
 
     /// The interrupt to take now, if any, per the privileged spec's enable and priority rules.
-    fn pending_interrupt(&self) -> Option<u64> {
+    pub(crate) fn pending_interrupt(&self) -> Option<u64> {
         let pending = self.csr.mip & self.csr.mie;
         if pending == 0 {
             return None;
@@ -265,119 +229,6 @@ impl Hart {
         self.trap(e.code(), e.tval(insn_bits as u64));
     }
 
-    /// Takes the highest-priority enabled pending interrupt, if any.
-    #[inline]
-    fn take_pending_interrupt(&mut self) {
-        if self.csr.mip & self.csr.mie != 0 {
-            if let Some(code) = self.pending_interrupt() {
-                self.trap((1 << 63) | code, 0);
-            }
-        }
-    }
-
-    /// Runs up to `budget` instructions.
-    ///
-    /// Interrupts are taken on entry, after control transfers, privileged instructions and
-    /// traps, not before every instruction: mip and mie change only between runs, through
-    /// privileged instructions and through MMIO accesses (a control transfer follows soon), and
-    /// the global enables only through privileged instructions and traps.
-    pub fn run<B: Bus>(&mut self, bus: &mut B, budget: u64) -> Exit {
-        let mut left = budget;
-        // The fetch window: the virtual page starting at `win_vbase` is RAM at `win_ram`.
-        let mut win_vbase = 0u64;
-        let mut win_ram = NO_WINDOW;
-        self.take_pending_interrupt();
-        while left != 0 {
-            let pc = self.pc;
-            let po = pc.wrapping_sub(win_vbase);
-            let insn = match fetch_word(bus.ram().as_slice(), win_ram, po) {
-                Some(w) => self.decode_cached(win_ram + po as usize, w),
-                None => match self.fetch_slow(bus, &mut win_vbase, &mut win_ram) {
-                    Ok(i) => i,
-                    Err(e) => {
-                        self.take_exception(e, 0);
-                        win_ram = NO_WINDOW;
-                        self.take_pending_interrupt();
-                        continue;
-                    }
-                },
-            };
-            match self.execute(bus, insn) {
-                Ok(()) => {
-                    self.instret = self.instret.wrapping_add(1);
-                    left -= 1;
-                    // Privileged instructions may change translation, privilege, interrupt
-                    // enables, or wait.
-                    let privileged = (insn.op as u8).wrapping_sub(Op::Fence as u8) <= Op::Csrrci as u8 - Op::Fence as u8;
-                    if privileged || self.pc != pc.wrapping_add(insn.len as u64) {
-                        if privileged {
-                            win_ram = NO_WINDOW;
-                            if self.wfi {
-                                return Exit::Wfi;
-                            }
-                        }
-                        if self.csr.mip & self.csr.mie != 0 {
-                            if let Some(code) = self.pending_interrupt() {
-                                self.trap((1 << 63) | code, 0);
-                                win_ram = NO_WINDOW;
-                            }
-                        }
-                    }
-                }
-                Err(Exception::EcallFromS) if self.sbi_in_machine => return Exit::Sbi,
-                Err(e) => {
-                    // Traps do not retire the instruction.
-                    self.take_exception(e, insn.raw);
-                    win_ram = NO_WINDOW;
-                    self.take_pending_interrupt();
-                }
-            }
-        }
-        Exit::Budget
-    }
-
-    /// The decoded instruction for the 32-bit `word` at RAM offset `off`.
-    #[inline(always)]
-    fn decode_cached(&mut self, off: usize, word: u32) -> Insn {
-        let slot = &mut self.icache[(off >> 1) & ((1 << ICACHE_BITS) - 1)];
-        if slot.word != word {
-            *slot = ISlot { word, insn: decode(word) };
-        }
-        slot.insn
-    }
-
-    /// Fetches and decodes the instruction at pc through the TLB, and points the fetch window
-    /// at pc's page.
-    #[inline(never)]
-    fn fetch_slow<B: Bus>(&mut self, bus: &mut B, win_vbase: &mut u64, win_ram: &mut usize) -> Result<Insn, Exception> {
-        let pc = self.pc;
-        if pc & 1 != 0 {
-            return Err(Exception::InstructionMisaligned(pc));
-        }
-        let off = self.translate_fetch(bus, pc)?;
-        let po = pc & 0xfff;
-        *win_vbase = pc & !0xfff;
-        *win_ram = off - po as usize;
-        if let Some(w) = fetch_word(bus.ram().as_slice(), *win_ram, po) {
-            return Ok(self.decode_cached(off, w));
-        }
-        // The last halfword of a page.
-        let ram = bus.ram().as_slice();
-        let lo = u16::from_le_bytes([ram[off], ram[off + 1]]) as u32;
-        if lo & 3 != 3 {
-            return Ok(decode(lo));
-        }
-        // A 32-bit instruction straddling a page boundary: the second half may fault
-        // with tval = the address of that half... the spec allows reporting pc.
-        let off2 = self.translate_fetch(bus, pc + 2).map_err(|e| match e {
-            Exception::InstructionPageFault(_) => Exception::InstructionPageFault(pc + 2),
-            Exception::InstructionAccessFault(_) => Exception::InstructionAccessFault(pc + 2),
-            e => e,
-        })?;
-        let ram = bus.ram().as_slice();
-        Ok(decode(lo | (u16::from_le_bytes([ram[off2], ram[off2 + 1]]) as u32) << 16))
-    }
-
     #[inline]
     fn rd(&mut self, rd: u8, v: u64) {
         // x0 is hard-wired to zero: writing it is discarded.
@@ -386,8 +237,9 @@ impl Hart {
         }
     }
 
-    #[inline(always)]
-    fn execute<B: Bus>(&mut self, bus: &mut B, i: Insn) -> Result<(), Exception> {
+    /// Executes one instruction (any instruction: the interpreter loop's fast paths must
+    /// agree with this).
+    pub(crate) fn execute<B: Bus>(&mut self, bus: &mut B, i: Insn) -> Result<(), Exception> {
         // Register numbers are below 32; the masks spare the bounds checks.
         let x1 = self.x[(i.rs1 & 31) as usize];
         let x2 = self.x[(i.rs2 & 31) as usize];

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod fdt;
 pub mod fpu;
 pub mod hart;
+mod interp;
 pub mod machine;
 pub mod mmu;
 pub mod plic;
