@@ -5,6 +5,7 @@
 pub mod clint;
 pub mod csr;
 pub mod decode;
+pub mod fatal;
 pub mod fdt;
 pub mod fpu;
 pub mod hart;

@@ -191,7 +191,7 @@ impl RiscvMachine {
         hart.x[11] = dtb_addr;
         // What M-mode firmware would leave behind: traps and interrupts delegated to S-mode,
         // counters and Sstc enabled, then a jump to S-mode.
-        hart.csr.medeleg = (1 << 0) | (1 << 3) | (1 << 8) | (1 << 12) | (1 << 13) | (1 << 15);
+        hart.csr.medeleg = crate::fatal::MEDELEG;
         hart.csr.mideleg = irq::S_MASK;
         hart.csr.mcounteren = 7;
         hart.csr.menvcfg = 1 << 63;
@@ -296,6 +296,9 @@ impl Machine for RiscvMachine {
                 SbiEffect::Shutdown => self.sys.halted = Some(Halt::PowerOff),
                 SbiEffect::Reboot => self.sys.halted = Some(Halt::Reboot),
             },
+        }
+        if let Some(why) = crate::fatal::trap_loop(&self.hart) {
+            self.sys.halted = Some(Halt::Fatal(why));
         }
         if let Some(h) = &self.sys.halted {
             return Slice::Halted(h.clone());
