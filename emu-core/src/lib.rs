@@ -14,6 +14,7 @@ pub use host::{FakeHost, Host, StdHost};
 pub use mmio::{DevCtx, MmioDevice};
 pub use ram::GuestRam;
 pub mod bundle;
+pub mod exit_status;
 pub mod preinit;
 pub mod session;
 pub mod vm;

@@ -150,10 +150,8 @@ pub struct SharedDir {
     pub guest_path: String,
 }
 
-/// Exit status when the init could not start the container (Docker's "error in the runtime").
-pub const EXIT_INIT_ERROR: i32 = 125;
-/// Exit status when the machine stopped without the container exiting.
-pub const EXIT_MACHINE_STOPPED: i32 = 134;
+pub use crate::exit_status::EXIT_INIT_ERROR;
+use crate::exit_status::{self, Verdict};
 
 /// Runs one request to completion and returns the container's exit status.
 pub fn run(
@@ -165,6 +163,15 @@ pub fn run(
     dirs: &[SharedDir],
 ) -> i32 {
     m.use_host_clock(host);
+    // Faults are told apart by what the kernel printed during this run.
+    let console_before = m.console_tail();
+    let run_log = |m: &dyn Machine| exit_status::new_console_lines(&console_before, &m.console_tail());
+    let finish = |host: &mut dyn Host, v: Verdict| {
+        if let Some(msg) = v.message {
+            host.write_stderr(format!("c2w: {msg}\n").as_bytes());
+        }
+        v.status
+    };
     let mut env = image.env.clone();
     env.extend(extra_env);
     let mut mounts = Vec::new();
@@ -207,8 +214,10 @@ pub fn run(
                     FrameKind::Stdout => host.write_stdout(&f.payload),
                     FrameKind::Stderr => host.write_stderr(&f.payload),
                     FrameKind::Exit => {
-                        let code = f.payload.get(..4).map(|b| i32::from_le_bytes(b.try_into().unwrap()));
-                        return code.unwrap_or(EXIT_INIT_ERROR);
+                        let Some(code) = f.payload.get(..4).map(|b| i32::from_le_bytes(b.try_into().unwrap())) else {
+                            return EXIT_INIT_ERROR;
+                        };
+                        return finish(host, exit_status::container_exit(code, &run_log(m)));
                     }
                     FrameKind::Error => {
                         let msg = String::from_utf8_lossy(&f.payload);
@@ -244,15 +253,7 @@ pub fn run(
                 let want_stdin = stdin_open && m.channel_backlog() < STDIN_BACKLOG;
                 host.wait(deadline_ns, want_stdin);
             }
-            Slice::Halted(h) => {
-                let what = match h {
-                    Halt::PowerOff => "the guest powered off".to_string(),
-                    Halt::Reboot => "the guest rebooted (kernel panic?)".to_string(),
-                    Halt::Fatal(s) => format!("the emulator stopped: {s}"),
-                };
-                host.write_stderr(format!("c2w: {what} before the container exited\n{}", m.console_tail()).as_bytes());
-                return EXIT_MACHINE_STOPPED;
-            }
+            Slice::Halted(h) => return finish(host, exit_status::halted(&h, &run_log(m))),
         }
     }
 }

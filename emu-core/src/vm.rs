@@ -176,7 +176,7 @@ pub fn main(build: BuildFn) -> i32 {
     if !state.booted {
         if let Err(e) = session::preboot(state.machine.as_mut(), &mut host, MAX_PREBOOT_INSTRUCTIONS) {
             eprintln!("c2w: boot failed: {e}");
-            return session::EXIT_MACHINE_STOPPED;
+            return session::EXIT_INIT_ERROR;
         }
     }
     session::run(state.machine.as_mut(), &mut host, &state.image, &run_args, env, &dirs)
