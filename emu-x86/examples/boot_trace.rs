@@ -23,8 +23,12 @@ fn main() {
     .expect("machine");
     let mut host = StdHost::new();
     let t0 = std::time::Instant::now();
+    let trace = std::env::var_os("TRACE").is_some();
     for i in 0..max {
         let s = m.run_slice(&mut host);
+        if trace {
+            eprintln!("slice {i}: {s:?} rip {:#x} icount {} halted {}", m.cpu.rip, m.cpu.icount, m.cpu.halted);
+        }
         if let Slice::Halted(h) = s {
             eprintln!("halted {h:?} after slice {i}");
             break;

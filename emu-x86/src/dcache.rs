@@ -89,6 +89,9 @@ impl DecodeCache {
             }
         }
         if insns.is_empty() {
+            // The slot no longer holds the block its tag names: a later lookup of that block
+            // must miss, not run an empty block forever.
+            self.blocks[i].tag = 0;
             self.blocks[i].insns = insns;
             return (Decoded::Straddles, false);
         }
