@@ -37,6 +37,7 @@ import time
 import zlib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.dont_write_bytecode = True  # importing init_smoke must not litter tests/qemu
 sys.path.insert(0, os.path.join(REPO, "tests", "qemu"))
 import init_smoke  # noqa: E402  (the QEMU side: machine lines, frame protocol, cpio writer)
 
