@@ -62,12 +62,13 @@ echo "runner: $mode (ready in $((SECONDS - t1)) s)"
 
 pass=0 fail=0
 # check NAME EXPECTED CMD...: PASS when CMD exits 0 and prints exactly EXPECTED (stdin: /dev/null
-# unless the caller redirects).
+# unless the caller redirects). With FIRST_LINE=1 only the first line of the output counts.
 check() {
   local name=$1 want=$2 got rc s=$SECONDS
   shift 2
   got=$(vm "$@" 2> "$tmp/err")
   rc=$?
+  [ "${FIRST_LINE:-}" = 1 ] && got=${got%%$'\n'*}
   if [ $rc -eq 0 ] && [ "$got" = "$want" ]; then
     pass=$((pass + 1))
     echo "PASS $name ($((SECONDS - s)) s)"
@@ -95,18 +96,19 @@ check perl-compute "i4,m1,p2,s4 1099511627776 54321 3628800" perl -e '
   my $f = 1; $f *= $_ for 1..10;
   print join(",", map { "$_$h{$_}" } sort keys %h), " ", 2**40, " ", join("", reverse 1..5), " $f\n"' < /dev/null
 
-check ls-usr-bin-count "$(ls "$root/usr/bin" | wc -l)" bash -c 'ls /usr/bin | wc -l' < /dev/null
+# Pipelines go through dash, so that coreutils are judged apart from bash.
+check ls-usr-bin-count "$(ls "$root/usr/bin" | wc -l)" sh -c 'ls /usr/bin | wc -l' < /dev/null
 
 # Known data, sent on stdin: sort, uniq and sha256sum in the guest against the host's.
 seq 1 5000 | awk '{ print ($1 * 7919) % 1009 }' > "$tmp/data"
 want_su=$(sort -n "$tmp/data" | uniq -c | sha256sum | cut -d' ' -f1)
-check sort-uniq-sha256sum "$want_su" bash -c 'sort -n | uniq -c | sha256sum | cut -d" " -f1' < "$tmp/data"
+check sort-uniq-sha256sum "$want_su" sh -c 'sort -n | uniq -c | sha256sum | cut -d" " -f1' < "$tmp/data"
 check sha256sum-stdin "$(sha256sum < "$tmp/data" | cut -d' ' -f1)  -" sha256sum < "$tmp/data"
 
 check date-year "$(date +%Y)" date +%Y < /dev/null
 
 apt_version=$(awk '$1 == "apt" { print $2 }' "$layout/c2w-debian.packages")
-check apt-get-version "apt $apt_version ($arch)" bash -c 'apt-get --version | head -n 1' < /dev/null
+FIRST_LINE=1 check apt-get-version "apt $apt_version ($arch)" apt-get --version < /dev/null
 
 if [ -e "$root/usr/bin/python3" ]; then
   check python3-bigint "1267650600228229401496703205376" python3 -c 'print(2**100)' < /dev/null
