@@ -119,7 +119,9 @@ mod tests {
         let mut ram = GuestRam::new(0, 1 << 20);
         let mut w = DmaWatch::default();
         let (desc, used) = (0x1000u64, 0x3000u64);
-        for (off, v) in [(QUEUE_SEL, 0), (QUEUE_NUM, 4), (QUEUE_DESC_LOW, desc), (QUEUE_DEVICE_LOW, used), (QUEUE_READY, 1)] {
+        for (off, v) in
+            [(QUEUE_SEL, 0), (QUEUE_NUM, 4), (QUEUE_DESC_LOW, desc), (QUEUE_DEVICE_LOW, used), (QUEUE_READY, 1)]
+        {
             w.on_write(off, v, &ram);
         }
         // Chain 0 -> 1: a readable header, then a writable 512-byte buffer at 0x8000.

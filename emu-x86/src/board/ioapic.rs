@@ -22,7 +22,12 @@ pub struct Ioapic {
 
 impl Default for Ioapic {
     fn default() -> Self {
-        Self { id: (crate::board::mptable::IOAPIC_ID as u32) << 24, index: 0, redir: [MASKED; PINS], lines: [false; PINS] }
+        Self {
+            id: (crate::board::mptable::IOAPIC_ID as u32) << 24,
+            index: 0,
+            redir: [MASKED; PINS],
+            lines: [false; PINS],
+        }
     }
 }
 

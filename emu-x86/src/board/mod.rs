@@ -27,7 +27,7 @@ pub mod rtc;
 pub mod uart;
 
 use crate::{Bus, Cpu, Exit};
-use devices::{Blk, Console, P9, Rng, Share, VirtioMmio};
+use devices::{Blk, Console, Rng, Share, VirtioMmio, P9};
 use dma::DmaWatch;
 use emu_core::session::{Halt, Machine, Slice};
 use emu_core::{DevCtx, GuestRam, Host, MmioDevice};
@@ -407,7 +407,8 @@ impl X86Machine {
             pin: irq,
             level: VIRTIO_IRQS.contains(&irq),
         }));
-        let table = mptable::build(MPTABLE_ADDR as u32, lapic::BASE as u32, ioapic::BASE as u32, sig, features, &routes);
+        let table =
+            mptable::build(MPTABLE_ADDR as u32, lapic::BASE as u32, ioapic::BASE as u32, sig, features, &routes);
         ram.write(MPTABLE_ADDR, &table).ok_or(boot::BootError::TooSmall(boot.memory_mib))?;
 
         let sys = System {
@@ -500,7 +501,8 @@ impl Machine for X86Machine {
                 (Clock::Virtual { .. }, Some(d)) => left.min(d.saturating_sub(now).div_ceil(NS_PER_INSN).max(1)),
                 _ => left,
             };
-            let mut bus = BusView { sys: &mut self.sys, host: &mut *host, clock: self.clock, start_ns: now, want_exit: false };
+            let mut bus =
+                BusView { sys: &mut self.sys, host: &mut *host, clock: self.clock, start_ns: now, want_exit: false };
             let exit = self.cpu.run(&mut bus, budget);
             self.apply_dma();
             match exit {

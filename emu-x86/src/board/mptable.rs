@@ -28,7 +28,14 @@ fn checksum_fix(bytes: &mut [u8], at: usize) {
 }
 
 /// The floating pointer followed by the configuration table, to be placed at `addr`.
-pub fn build(addr: u32, lapic_base: u32, ioapic_base: u32, cpu_signature: u32, cpu_features: u32, routes: &[Route]) -> Vec<u8> {
+pub fn build(
+    addr: u32,
+    lapic_base: u32,
+    ioapic_base: u32,
+    cpu_signature: u32,
+    cpu_features: u32,
+    routes: &[Route],
+) -> Vec<u8> {
     let mut entries = Vec::new();
     let mut count = 0u16;
     // Processor: LAPIC id 0, enabled, bootstrap processor.
