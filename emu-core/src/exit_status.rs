@@ -71,14 +71,19 @@ pub fn container_exit(status: i32, run_log: &str) -> Verdict {
 /// The machine stopped before the container exited.
 pub fn halted(h: &Halt, run_log: &str) -> Verdict {
     let panic = line_with(run_log, PANIC_MARK).map(|l| l[l.find(PANIC_MARK).unwrap_or(0)..].to_string());
-    let (status, message) = if let Some(oom) = line_with(run_log, OOM_MARK).filter(|_| *h != Halt::PowerOff) {
-        (EXIT_OUT_OF_MEMORY, format!("the guest ran out of memory ({oom}); convert the image with a larger --memory"))
-    } else if let Halt::Fatal(why) = h {
+    let oom = line_with(run_log, OOM_MARK);
+    let (status, message) = if let Halt::Fatal(why) = h {
         (EXIT_CPU_FATAL, format!("the guest machine cannot continue: {why}"))
     } else if let Some(p) = panic.as_deref().filter(|p| p.contains(INIT_DIED_MARK)) {
-        (EXIT_INIT_DIED, format!("the guest's init process died, so the guest kernel panicked ({p})"))
+        match oom {
+            Some(oom) => (EXIT_OUT_OF_MEMORY, format!("the guest ran out of memory ({oom}) and its init process died ({p}); convert the image with a larger --memory")),
+            None => (EXIT_INIT_DIED, format!("the guest's init process died, so the guest kernel panicked ({p})")),
+        }
     } else if let Some(p) = panic {
+        // Includes the OOM killer's own panic (vm.panic_on_oom): the panic line says so.
         (EXIT_KERNEL_PANIC, format!("the guest kernel panicked ({p})"))
+    } else if let Some(oom) = oom {
+        (EXIT_OUT_OF_MEMORY, format!("the guest ran out of memory ({oom}); convert the image with a larger --memory"))
     } else {
         let what = if *h == Halt::PowerOff { "powered off" } else { "rebooted" };
         (EXIT_POWERED_OFF, format!("the guest {what} before the container exited"))
@@ -206,6 +211,10 @@ mod tests {
         assert_eq!(halted(&Halt::Reboot, init).status, EXIT_INIT_DIED);
         let oom = "Out of memory: Killed process 1 (x)\nKernel panic - not syncing: Attempted to kill init!\n";
         assert_eq!(halted(&Halt::Reboot, oom).status, EXIT_OUT_OF_MEMORY);
+        let oom_panic = "[ 2.0] Kernel panic - not syncing: Out of memory: system-wide panic_on_oom is enabled\n";
+        let v = halted(&Halt::Reboot, oom_panic);
+        assert_eq!(v.status, EXIT_KERNEL_PANIC);
+        assert!(v.message.unwrap().contains("panic_on_oom"));
         assert_eq!(halted(&Halt::Fatal("trap loop".into()), "").status, EXIT_CPU_FATAL);
         let off = halted(&Halt::PowerOff, "[ 0.2] reboot: Power down\n");
         assert_eq!(
