@@ -194,6 +194,9 @@ impl RiscvMachine {
         hart.csr.medeleg = crate::fatal::MEDELEG;
         hart.csr.mideleg = irq::S_MASK;
         hart.csr.mcounteren = 7;
+        // OpenSBI also opens cycle/time/instret to user mode at hart init, and Linux relies on
+        // it: glibc's vDSO clock_gettime reads `time` directly.
+        hart.csr.scounteren = 7;
         hart.csr.menvcfg = 1 << 63;
         hart.csr.mie = irq::S_MASK;
         hart.sbi_in_machine = true;
