@@ -112,7 +112,11 @@ pub fn load_linux(
     if initrd_addr < kernel_end + (8 << 20) {
         return Err(too_small());
     }
-    ram.write(initrd_addr, initrd).ok_or_else(too_small)?;
+    // No initrd: the zero page says address 0, size 0.
+    let initrd_addr = if initrd.is_empty() { 0 } else { initrd_addr };
+    if !initrd.is_empty() {
+        ram.write(initrd_addr, initrd).ok_or_else(too_small)?;
+    }
 
     // The zero page: the setup header as the image has it, then what the loader fills in.
     let mut zp = vec![0u8; 4096];
@@ -228,6 +232,8 @@ mod tests {
             load_linux(&mut ram, &mut cpu, &fake_bzimage(), &[], &long),
             Err(BootError::CmdlineTooLong(3000, 2047))
         ));
+        let p = load_linux(&mut ram, &mut cpu, &fake_bzimage(), &[], "").unwrap();
+        assert_eq!((p.initrd_addr, ram.read_u32(ZERO_PAGE_ADDR + 0x21c)), (0, Some(0)));
         let big = vec![0u8; 60 << 20];
         assert!(matches!(load_linux(&mut ram, &mut cpu, &fake_bzimage(), &big, ""), Err(BootError::TooSmall(64))));
     }
