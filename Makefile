@@ -48,6 +48,8 @@ test: build
 	$(CARGO) test --workspace
 	if [ -x guest/kernel/check.sh ]; then guest/kernel/check.sh; fi
 	for t in tests/*.sh; do if [ -f "$$t" ]; then bash "$$t" || exit 1; fi; done
+	# Real userlands and guest faults, converted with c2w and run under wasmtime.
+	for t in tests/e2e/*.sh; do case $$t in */native-bundle.sh) ;; *) bash "$$t" || exit 1 ;; esac; done
 	# The guest init on the committed kernels under QEMU, independent of c2w's emulators.
 	python3 tests/qemu/init_smoke.py --arch riscv64
 	python3 tests/qemu/init_smoke.py --arch x86_64

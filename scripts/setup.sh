@@ -20,7 +20,7 @@ done
 # reference machines of tests/qemu), busybox (test images), a local registry (tests), cpio
 # (checks the initramfs writer), and the tools the image scripts use.
 packages="gcc-riscv64-linux-gnu erofs-utils qemu-system-misc qemu-system-x86 opensbi busybox-static
-  docker-registry cpio curl xz-utils bc"
+  docker-registry cpio curl xz-utils bc gpgv debian-archive-keyring dpkg"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
