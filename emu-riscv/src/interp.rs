@@ -341,3 +341,118 @@ impl Hart {
         Ok(decode(lo | (u16::from_le_bytes([ram[off2], ram[off2 + 1]]) as u32) << 16))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use emu_core::GuestRam;
+
+    const BASE: u64 = 0x8000_0000;
+    const CODE: u64 = BASE + 0x1000;
+    /// Loads and stores are aimed here, so they hit RAM.
+    const DATA: u64 = BASE + 0x8000;
+
+    struct RamBus {
+        ram: GuestRam,
+    }
+
+    impl Bus for RamBus {
+        fn ram(&mut self) -> &mut GuestRam {
+            &mut self.ram
+        }
+        fn mmio_read(&mut self, _addr: u64, _size: u8) -> Option<u64> {
+            None
+        }
+        fn mmio_write(&mut self, _addr: u64, _size: u8, _value: u64) -> Option<()> {
+            None
+        }
+    }
+
+    /// xorshift64*: deterministic, no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+    }
+
+    /// Puts `h` and `bus` in the same state for the next case (a fresh hart and RAM per case
+    /// would cost megabytes of initialisation each).
+    fn reset(h: &mut Hart, bus: &mut RamBus, word: u32, regs: &[u64; 32], data: &[u8]) {
+        bus.ram.write(CODE, &word.to_le_bytes()).unwrap();
+        bus.ram.write(DATA - 0x800, data).unwrap();
+        h.x = *regs;
+        h.x[0] = 0;
+        h.pc = CODE;
+        h.instret = 0;
+        h.csr = Default::default();
+        h.set_priv(crate::hart::PRV_M);
+        h.flush_tlb();
+    }
+
+    /// Every instruction the loop runs inline gives the same registers, pc, instret, memory
+    /// and trap state as [`Hart::execute`], for random encodings (32-bit and compressed) and
+    /// operands.
+    #[test]
+    fn fast_paths_match_execute() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut fast, mut slow) = (Hart::new(), Hart::new());
+        let mut fast_bus = RamBus { ram: GuestRam::new(BASE, 0x10000) };
+        let mut slow_bus = RamBus { ram: GuestRam::new(BASE, 0x10000) };
+        let mut checked = 0;
+        while checked < 100_000 {
+            let raw = rng.next() as u32;
+            let word = if rng.next() % 3 == 0 {
+                raw & 0xffff | if raw & 3 == 3 { 0 } else { raw & 0xffff_0000 }
+            } else {
+                raw | 3
+            };
+            let insn = decode(word);
+            if is_privileged(insn.op) || matches!(insn.op, Op::Illegal) {
+                continue;
+            }
+            let mut regs = [0u64; 32];
+            for r in regs.iter_mut() {
+                *r = match rng.next() % 4 {
+                    0 => rng.next() % 64,
+                    1 => (rng.next() as i64 >> (rng.next() % 64)) as u64,
+                    _ => rng.next(),
+                };
+            }
+            // Base registers of loads and stores point at the data area (minus the offset),
+            // mostly aligned and sometimes not.
+            if (Op::Lb as u8..=Op::Sd as u8).contains(&(insn.op as u8))
+                || matches!(insn.op, Op::Flw | Op::Fld | Op::Fsw | Op::Fsd)
+            {
+                let off = (rng.next() % 0x100) & if rng.next() % 4 == 0 { !0 } else { !7 };
+                regs[insn.rs1 as usize] = DATA.wrapping_add(off).wrapping_sub(insn.imm as i64 as u64);
+            }
+            let data: Vec<u8> = (0..0x1000).map(|_| rng.next() as u8).collect();
+
+            reset(&mut fast, &mut fast_bus, word, &regs, &data);
+            let exit = fast.run(&mut fast_bus, 1);
+            assert_eq!(exit, Exit::Budget, "{word:#x}");
+
+            reset(&mut slow, &mut slow_bus, word, &regs, &data);
+            match slow.execute(&mut slow_bus, insn) {
+                Ok(()) => slow.instret += 1,
+                Err(e) => slow.take_exception(e, insn.raw),
+            }
+            let what = format!("{word:#010x} {insn:?}");
+            assert_eq!(fast.x, slow.x, "{what}");
+            assert_eq!(fast.f, slow.f, "{what}");
+            assert_eq!(fast.pc, slow.pc, "{what}");
+            assert_eq!(fast.instret, slow.instret, "{what}");
+            assert_eq!(
+                (fast.prv, fast.csr.mcause, fast.csr.mtval, fast.csr.mepc),
+                (slow.prv, slow.csr.mcause, slow.csr.mtval, slow.csr.mepc),
+                "{what}"
+            );
+            assert!(fast_bus.ram.as_slice() == slow_bus.ram.as_slice(), "{what}: memory differs");
+            checked += 1;
+        }
+    }
+}
