@@ -57,7 +57,7 @@ impl DmaWatch {
             QUEUE_DEVICE_HIGH => q.used = (q.used & 0xffff_ffff) | (v << 32),
             QUEUE_READY => {
                 q.ready = v == 1;
-                q.seen = ram.read_u16(q.used + 2).unwrap_or(0);
+                q.seen = ram.read_u16(q.used.wrapping_add(2)).unwrap_or(0);
             }
             _ => {}
         }
@@ -67,11 +67,11 @@ impl DmaWatch {
     /// a used ring since the last call.
     pub fn collect(&mut self, ram: &GuestRam, mut written: impl FnMut(u64, u64)) {
         for q in self.queues.iter_mut().filter(|q| q.ready && q.num != 0) {
-            let Some(idx) = ram.read_u16(q.used + 2) else { continue };
+            let Some(idx) = ram.read_u16(q.used.wrapping_add(2)) else { continue };
             let n = idx.wrapping_sub(q.seen).min(q.num);
             for k in 0..n {
                 let slot = q.seen.wrapping_add(k) % q.num;
-                if let Some(head) = ram.read_u32(q.used + 4 + 8 * slot as u64) {
+                if let Some(head) = ram.read_u32(q.used.wrapping_add(4 + 8 * slot as u64)) {
                     walk(ram, q.desc, q.num as u32, head, &mut written);
                 }
             }
@@ -87,10 +87,13 @@ fn walk(ram: &GuestRam, table: u64, size: u32, head: u32, written: &mut impl FnM
         if i >= size {
             return;
         }
-        let d = table + 16 * i as u64;
-        let (Some(addr), Some(len), Some(flags), Some(next)) =
-            (ram.read_u64(d), ram.read_u32(d + 8), ram.read_u16(d + 12), ram.read_u16(d + 14))
-        else {
+        let d = table.wrapping_add(16 * i as u64);
+        let (Some(addr), Some(len), Some(flags), Some(next)) = (
+            ram.read_u64(d),
+            ram.read_u32(d.wrapping_add(8)),
+            ram.read_u16(d.wrapping_add(12)),
+            ram.read_u16(d.wrapping_add(14)),
+        ) else {
             return;
         };
         if flags & DESC_INDIRECT != 0 && !indirect_done {
@@ -155,5 +158,16 @@ mod tests {
         ram.write_u16(used + 2, 3).unwrap();
         w.collect(&ram, |a, l| got.push((a, l)));
         assert!(got.len() <= 10 && !got.is_empty());
+        // Addresses at the top of the address space neither panic nor report anything.
+        let mut h = DmaWatch::default();
+        for (off, v) in [(QUEUE_NUM, 4), (QUEUE_DESC_LOW, 0xffff_fff8), (QUEUE_DESC_HIGH, 0xffff_ffff)] {
+            h.on_write(off, v, &ram);
+        }
+        for (off, v) in [(QUEUE_DEVICE_LOW, 0xffff_fffe), (QUEUE_DEVICE_HIGH, 0xffff_ffff), (QUEUE_READY, 1)] {
+            h.on_write(off, v, &ram);
+        }
+        got.clear();
+        h.collect(&ram, |a, l| got.push((a, l)));
+        assert!(got.is_empty());
     }
 }

@@ -509,7 +509,11 @@ impl Machine for X86Machine {
                 Exit::Budget | Exit::Device | Exit::Halt => {}
                 // HLT with interrupts off: how Linux stops a machine it cannot power off.
                 Exit::Dead => self.sys.halted = Some(Halt::PowerOff),
-                Exit::TripleFault => self.sys.halted = Some(Halt::Reboot),
+                // Real hardware resets; here it only ever means a guest (or emulator) bug, and
+                // Linux resets through the i8042 first, so say what happened instead.
+                Exit::TripleFault => {
+                    self.sys.halted = Some(Halt::Fatal(format!("triple fault (rip {:#x})", self.cpu.rip)))
+                }
             }
             if let Some(h) = &self.sys.halted {
                 return Slice::Halted(h.clone());
