@@ -20,8 +20,10 @@ pub fn build(dir: &str, name: &str) -> Vec<u8> {
     let src_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(dir);
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{dir}-asm"));
     std::fs::create_dir_all(&out_dir).unwrap();
-    let elf = out_dir.join(format!("{name}.elf"));
-    let bin = out_dir.join(format!("{name}.bin"));
+    // Per-process names: test runs of several checkouts share the target directory.
+    let pid = std::process::id();
+    let elf = out_dir.join(format!("{name}.{pid}.elf"));
+    let bin = out_dir.join(format!("{name}.{pid}.bin"));
     run_tool(
         Command::new("riscv64-linux-gnu-gcc")
             .args(["-nostdlib", "-nostartfiles", "-static", "-march=rv64gc", "-mabi=lp64d"])
@@ -34,5 +36,9 @@ pub fn build(dir: &str, name: &str) -> Vec<u8> {
             .arg(src_dir.join(format!("{name}.S"))),
     );
     run_tool(Command::new("riscv64-linux-gnu-objcopy").args(["-O", "binary"]).arg(&elf).arg(&bin));
-    std::fs::read(&bin).unwrap()
+    let image = std::fs::read(&bin).unwrap();
+    let _ = std::fs::remove_file(&bin);
+    // Kept as <name>.elf for disassembly when a check fails.
+    let _ = std::fs::rename(&elf, out_dir.join(format!("{name}.elf")));
+    image
 }
