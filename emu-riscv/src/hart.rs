@@ -117,7 +117,8 @@ pub struct Hart {
     /// Effective privilege of loads and stores (MPRV/MPP applied).
     pub(crate) ls_priv: u8,
     pub(crate) reservation: Option<u64>,
-    pub(crate) tlb: Box<Tlb>,
+    /// Inline rather than boxed: one pointer load less on every load and store.
+    pub(crate) tlb: Tlb,
     pub(crate) icache: Box<[ISlot; 1 << ICACHE_BITS]>,
 }
 
@@ -141,7 +142,7 @@ impl Hart {
             wfi: false,
             ls_priv: PRV_M,
             reservation: None,
-            tlb: Box::default(),
+            tlb: Tlb::default(),
             icache: new_icache(),
         };
         h.csr.stimecmp = u64::MAX;
@@ -238,7 +239,8 @@ impl Hart {
     }
 
     /// Executes one instruction (any instruction: the interpreter loop's fast paths must
-    /// agree with this).
+    /// agree with this). Kept out of line so the loop's hot paths keep their registers.
+    #[inline(never)]
     pub(crate) fn execute<B: Bus>(&mut self, bus: &mut B, i: Insn) -> Result<(), Exception> {
         // Register numbers are below 32; the masks spare the bounds checks.
         let x1 = self.x[(i.rs1 & 31) as usize];

@@ -54,9 +54,10 @@ fn fetch_word(ram: &[u8], win_ram: usize, po: u64) -> Option<u32> {
     if po > 4092 {
         return None;
     }
+    // `off` cannot overflow (win_ram <= NO_WINDOW); get(off..) then first_chunk costs two
+    // compares, one fewer than get(off..off + 4).
     let off = win_ram + po as usize;
-    let b: &[u8; 4] = ram.get(off..off + 4)?.try_into().ok()?;
-    Some(u32::from_le_bytes(*b))
+    Some(u32::from_le_bytes(*ram.get(off..)?.first_chunk::<4>()?))
 }
 
 /// Whether `op` may change translation, privilege, interrupt state or the counters, or wait:

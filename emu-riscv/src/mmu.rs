@@ -55,8 +55,10 @@ fn read_le(s: &[u8], off: usize, size: u8) -> u64 {
     match size {
         1 => s[off] as u64,
         2 => u16::from_le_bytes([s[off], s[off + 1]]) as u64,
-        4 => u32::from_le_bytes(s[off..off + 4].try_into().unwrap()) as u64,
-        _ => u64::from_le_bytes(s[off..off + 8].try_into().unwrap()),
+        // s[off..][..n] checks off <= len and n <= len - off; s[off..off + n] would also
+        // check off + n for overflow.
+        4 => u32::from_le_bytes(s[off..][..4].try_into().unwrap()) as u64,
+        _ => u64::from_le_bytes(s[off..][..8].try_into().unwrap()),
     }
 }
 
@@ -65,8 +67,8 @@ fn write_le(s: &mut [u8], off: usize, size: u8, v: u64) {
     match size {
         1 => s[off] = v as u8,
         2 => s[off..off + 2].copy_from_slice(&(v as u16).to_le_bytes()),
-        4 => s[off..off + 4].copy_from_slice(&(v as u32).to_le_bytes()),
-        _ => s[off..off + 8].copy_from_slice(&v.to_le_bytes()),
+        4 => s[off..][..4].copy_from_slice(&(v as u32).to_le_bytes()),
+        _ => s[off..][..8].copy_from_slice(&v.to_le_bytes()),
     }
 }
 
@@ -88,7 +90,7 @@ fn access_fault(access: Access, vaddr: u64) -> Exception {
 
 impl Hart {
     pub fn flush_tlb(&mut self) {
-        *self.tlb = Tlb::default();
+        self.tlb = Tlb::default();
     }
 
     /// Translates a virtual address for `access` at the relevant effective privilege.
