@@ -406,11 +406,9 @@ mod tests {
         let mut checked = 0;
         while checked < 100_000 {
             let raw = rng.next() as u32;
-            let word = if rng.next() % 3 == 0 {
-                raw & 0xffff | if raw & 3 == 3 { 0 } else { raw & 0xffff_0000 }
-            } else {
-                raw | 3
-            };
+            // A third compressed (low bits 0..=2; the upper half is the next instruction),
+            // the rest 32-bit.
+            let word = if rng.next().is_multiple_of(3) { (raw & !3) | (rng.next() % 3) as u32 } else { raw | 3 };
             let insn = decode(word);
             if is_privileged(insn.op) || matches!(insn.op, Op::Illegal) {
                 continue;
@@ -428,7 +426,7 @@ mod tests {
             if (Op::Lb as u8..=Op::Sd as u8).contains(&(insn.op as u8))
                 || matches!(insn.op, Op::Flw | Op::Fld | Op::Fsw | Op::Fsd)
             {
-                let off = (rng.next() % 0x100) & if rng.next() % 4 == 0 { !0 } else { !7 };
+                let off = (rng.next() % 0x100) & if rng.next().is_multiple_of(4) { !0 } else { !7 };
                 regs[insn.rs1 as usize] = DATA.wrapping_add(off).wrapping_sub(insn.imm as i64 as u64);
             }
             let data: Vec<u8> = (0..0x1000).map(|_| rng.next() as u8).collect();
