@@ -25,6 +25,17 @@ pub struct Bundle {
 }
 
 impl Bundle {
+    /// Zeroes and frees the kernel and initrd once they are in guest RAM, so that they do not
+    /// linger in the snapshot of linear memory as garbage.
+    pub fn scrub_boot_files(&mut self) {
+        for buf in [&mut self.kernel, &mut self.initrd] {
+            buf.fill(0);
+            // The zeroing is the point: keep it from being dropped as a dead store before free.
+            std::hint::black_box(&buf[..]);
+            *buf = Vec::new();
+        }
+    }
+
     pub fn load(dir: &Path) -> Result<Self, BundleError> {
         let read = |name: &str| {
             let path = dir.join(name);

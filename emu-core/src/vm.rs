@@ -33,6 +33,9 @@ pub type BuildFn = fn(&mut Bundle) -> Result<Box<dyn Machine>, String>;
 
 fn prepare(mut bundle: Bundle, build: BuildFn, host: &mut dyn Host) -> Result<VmState, String> {
     let mut machine = build(&mut bundle)?;
+    // The machine has copied the kernel and initrd into guest RAM. Freed heap memory keeps its
+    // bytes, and the snapshot stores every non-zero byte of linear memory: zero them first.
+    bundle.scrub_boot_files();
     let mut booted = false;
     if bundle.snapshot {
         session::preboot(machine.as_mut(), host, MAX_PREBOOT_INSTRUCTIONS).map_err(|e| e.to_string())?;
