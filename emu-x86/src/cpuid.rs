@@ -16,6 +16,7 @@ mod edx1 {
     pub const CMOV: u32 = 1 << 15;
     pub const PAT: u32 = 1 << 16;
     pub const CLFSH: u32 = 1 << 19;
+    pub const MMX: u32 = 1 << 23;
     pub const FXSR: u32 = 1 << 24;
     pub const SSE: u32 = 1 << 25;
     pub const SSE2: u32 = 1 << 26;
@@ -74,6 +75,7 @@ impl Cpu {
                     | edx1::CMOV
                     | edx1::PAT
                     | edx1::CLFSH
+                    | edx1::MMX
                     | edx1::FXSR
                     | edx1::SSE
                     | edx1::SSE2;
@@ -122,6 +124,7 @@ pub fn advertised(code: iced_x86::Code, rdrand: bool) -> bool {
                 | F::FPU387
                 | F::FXSR
                 | F::MSR
+                | F::MMX
                 | F::MULTIBYTENOP
                 | F::PAUSE
                 | F::POPCNT
@@ -159,9 +162,10 @@ mod tests {
         // What a 64-bit Linux requires (FPU PSE MSR PAE CX8 PGE CMOV FXSR SSE SSE2).
         let need = edx1::FPU | edx1::PSE | edx1::MSR | edx1::PAE | edx1::CX8 | edx1::PGE | edx1::CMOV | edx1::FXSR;
         assert_eq!(edx & need, need);
-        // Nothing we do not implement: no SSE3+, no XSAVE/AVX, no x2APIC, no MMX.
+        // Nothing we do not implement: no SSE3+, no XSAVE/AVX, no x2APIC.
         assert_eq!(ecx & ((1 << 0) | (1 << 9) | (1 << 19) | (1 << 20) | (1 << 26) | (1 << 28) | (1 << 21)), 0);
-        assert_eq!(edx & (1 << 23), 0);
+        // MMX: part of the x86-64 baseline that glibc checks.
+        assert_ne!(edx & edx1::MMX, 0);
         let (_, _, _, e) = cpu.cpuid(0x8000_0001, 0);
         assert_ne!(e & ext::LM, 0);
     }

@@ -41,7 +41,7 @@
 //!
 //! # Not implemented (yet)
 //!
-//! MMX, SSE3 and later (so no FISTTP), real mode, 16/32-bit protected mode and compatibility mode, task switches, call
+//! SSE3 and later (so no FISTTP), real mode, 16/32-bit protected mode and compatibility mode, task switches, call
 //! gates, I/O permission bitmaps, debug registers' breakpoints, single-step (TF), MXCSR
 //! exception flags and non-default SSE arithmetic rounding. CPUID advertises none of these.
 //! The x87 FPU is complete (80-bit soft-float, see `exec/x87`) except for the last

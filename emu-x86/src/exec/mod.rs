@@ -3,6 +3,7 @@
 
 mod alu;
 mod control;
+mod mmx;
 mod sse;
 mod string;
 mod system;
@@ -422,6 +423,9 @@ impl Cpu {
 
     fn exec_more<B: Bus>(&mut self, bus: &mut B, i: &Instruction) -> Res {
         if let Some(r) = self.exec_system(bus, i) {
+            return r;
+        }
+        if let Some(r) = self.exec_mmx(bus, i) {
             return r;
         }
         if let Some(r) = self.exec_sse(bus, i) {

@@ -11,7 +11,7 @@ use crate::bus::Bus;
 use crate::cpu::{cr0, cr4, Cpu};
 use crate::fault::Fault;
 use crate::flags::{ARITH, CF, PF, ZF};
-use iced_x86::{Instruction, Mnemonic as M, OpKind, Register};
+use iced_x86::{Instruction, Mnemonic as M, OpKind};
 
 type V = u128;
 
@@ -171,7 +171,7 @@ fn fcmp(pred: u8, x: f64, y: f64) -> bool {
 
 /// Converts to an integer of `bits` with rounding `rc` (0 nearest, 1 down, 2 up, 3 truncate);
 /// out of range or NaN gives the "integer indefinite" value.
-fn to_int(x: f64, rc: u32, bits: u32) -> u64 {
+pub(super) fn to_int(x: f64, rc: u32, bits: u32) -> u64 {
     let r = match rc {
         0 => x.round_ties_even(),
         1 => x.floor(),
@@ -274,10 +274,6 @@ impl Cpu {
         if !is_sse(mn) {
             return None;
         }
-        // Only the legacy-encoded (no VEX/EVEX) 128-bit forms exist on this CPU.
-        if i.op_kind(0) == OpKind::Register && !i.op0_register().is_xmm() && touches_mmx(i) {
-            return Some(Err(Fault::UD));
-        }
         if let Err(f) = self.fp_enabled() {
             return Some(Err(f));
         }
@@ -373,10 +369,10 @@ impl Cpu {
                 Ok(())
             }
             // ---- logic ----
-            M::Andps | M::Andpd | M::Pand => self.bin(bus, i, |a, b| a & b),
-            M::Andnps | M::Andnpd | M::Pandn => self.bin(bus, i, |a, b| !a & b),
-            M::Orps | M::Orpd | M::Por => self.bin(bus, i, |a, b| a | b),
-            M::Xorps | M::Xorpd | M::Pxor => self.bin(bus, i, |a, b| a ^ b),
+            M::Andps | M::Andpd => self.bin(bus, i, |a, b| a & b),
+            M::Andnps | M::Andnpd => self.bin(bus, i, |a, b| !a & b),
+            M::Orps | M::Orpd => self.bin(bus, i, |a, b| a | b),
+            M::Xorps | M::Xorpd => self.bin(bus, i, |a, b| a ^ b),
             // ---- floating point arithmetic ----
             M::Addps | M::Addss | M::Addpd | M::Addsd => self.farith(bus, i, FOp::Add),
             M::Subps | M::Subss | M::Subpd | M::Subsd => self.farith(bus, i, FOp::Sub),
@@ -581,107 +577,10 @@ impl Cpu {
                 self.xmm[d] = from_w(r);
                 Ok(())
             }
-            M::Unpcklps | M::Punpckldq => self.bin(bus, i, |a, b| {
-                let (a, b) = (d4(a), d4(b));
-                from_d([a[0], b[0], a[1], b[1]])
-            }),
-            M::Unpckhps | M::Punpckhdq => self.bin(bus, i, |a, b| {
-                let (a, b) = (d4(a), d4(b));
-                from_d([a[2], b[2], a[3], b[3]])
-            }),
-            M::Unpcklpd | M::Punpcklqdq => self.bin(bus, i, |a, b| from_q([q2(a)[0], q2(b)[0]])),
-            M::Unpckhpd | M::Punpckhqdq => self.bin(bus, i, |a, b| from_q([q2(a)[1], q2(b)[1]])),
-            M::Punpcklbw | M::Punpckhbw => {
-                let hi = (mn == M::Punpckhbw) as usize * 8;
-                self.bin(bus, i, move |a, b| {
-                    let (a, b) = (b16(a), b16(b));
-                    from_b(std::array::from_fn(|k| if k % 2 == 0 { a[hi + k / 2] } else { b[hi + k / 2] }))
-                })
-            }
-            M::Punpcklwd | M::Punpckhwd => {
-                let hi = (mn == M::Punpckhwd) as usize * 4;
-                self.bin(bus, i, move |a, b| {
-                    let (a, b) = (w8(a), w8(b));
-                    from_w(std::array::from_fn(|k| if k % 2 == 0 { a[hi + k / 2] } else { b[hi + k / 2] }))
-                })
-            }
-            M::Packsswb => self.bin(bus, i, |a, b| {
-                let (a, b) = (w8(a), w8(b));
-                from_b(std::array::from_fn(|k| sat_i8(if k < 8 { a[k] } else { b[k - 8] } as i16 as i32)))
-            }),
-            M::Packuswb => self.bin(bus, i, |a, b| {
-                let (a, b) = (w8(a), w8(b));
-                from_b(std::array::from_fn(|k| sat_u8(if k < 8 { a[k] } else { b[k - 8] } as i16 as i32)))
-            }),
-            M::Packssdw => self.bin(bus, i, |a, b| {
-                let (a, b) = (d4(a), d4(b));
-                from_w(std::array::from_fn(|k| sat_i16(if k < 4 { a[k] } else { b[k - 4] } as i32)))
-            }),
-            // ---- integer arithmetic ----
-            M::Paddb => self.bin(bus, i, |a, b| map_b(a, b, u8::wrapping_add)),
-            M::Paddw => self.bin(bus, i, |a, b| map_w(a, b, u16::wrapping_add)),
-            M::Paddd => self.bin(bus, i, |a, b| map_d(a, b, u32::wrapping_add)),
-            M::Paddq => self.bin(bus, i, |a, b| map_q(a, b, u64::wrapping_add)),
-            M::Psubb => self.bin(bus, i, |a, b| map_b(a, b, u8::wrapping_sub)),
-            M::Psubw => self.bin(bus, i, |a, b| map_w(a, b, u16::wrapping_sub)),
-            M::Psubd => self.bin(bus, i, |a, b| map_d(a, b, u32::wrapping_sub)),
-            M::Psubq => self.bin(bus, i, |a, b| map_q(a, b, u64::wrapping_sub)),
-            M::Paddsb => self.bin(bus, i, |a, b| map_b(a, b, |x, y| (x as i8).saturating_add(y as i8) as u8)),
-            M::Paddsw => self.bin(bus, i, |a, b| map_w(a, b, |x, y| (x as i16).saturating_add(y as i16) as u16)),
-            M::Psubsb => self.bin(bus, i, |a, b| map_b(a, b, |x, y| (x as i8).saturating_sub(y as i8) as u8)),
-            M::Psubsw => self.bin(bus, i, |a, b| map_w(a, b, |x, y| (x as i16).saturating_sub(y as i16) as u16)),
-            M::Paddusb => self.bin(bus, i, |a, b| map_b(a, b, u8::saturating_add)),
-            M::Paddusw => self.bin(bus, i, |a, b| map_w(a, b, u16::saturating_add)),
-            M::Psubusb => self.bin(bus, i, |a, b| map_b(a, b, u8::saturating_sub)),
-            M::Psubusw => self.bin(bus, i, |a, b| map_w(a, b, u16::saturating_sub)),
-            M::Pmullw => self.bin(bus, i, |a, b| map_w(a, b, u16::wrapping_mul)),
-            M::Pmulhw => {
-                self.bin(bus, i, |a, b| map_w(a, b, |x, y| ((x as i16 as i32 * y as i16 as i32) >> 16) as u16))
-            }
-            M::Pmulhuw => self.bin(bus, i, |a, b| map_w(a, b, |x, y| ((x as u32 * y as u32) >> 16) as u16)),
-            M::Pmuludq => self.bin(bus, i, |a, b| map_q(a, b, |x, y| (x as u32 as u64) * (y as u32 as u64))),
-            M::Pmaddwd => self.bin(bus, i, |a, b| {
-                let (a, b) = (w8(a), w8(b));
-                from_d(std::array::from_fn(|k| {
-                    let p = |j: usize| a[j] as i16 as i32 * b[j] as i16 as i32;
-                    p(2 * k).wrapping_add(p(2 * k + 1)) as u32
-                }))
-            }),
-            M::Pavgb => self.bin(bus, i, |a, b| map_b(a, b, |x, y| ((x as u16 + y as u16 + 1) >> 1) as u8)),
-            M::Pavgw => self.bin(bus, i, |a, b| map_w(a, b, |x, y| ((x as u32 + y as u32 + 1) >> 1) as u16)),
-            M::Psadbw => self.bin(bus, i, |a, b| {
-                let (a, b) = (b16(a), b16(b));
-                let s = |r: std::ops::Range<usize>| r.map(|k| a[k].abs_diff(b[k]) as u64).sum::<u64>();
-                from_q([s(0..8), s(8..16)])
-            }),
-            M::Pminub => self.bin(bus, i, |a, b| map_b(a, b, u8::min)),
-            M::Pmaxub => self.bin(bus, i, |a, b| map_b(a, b, u8::max)),
-            M::Pminsw => self.bin(bus, i, |a, b| map_w(a, b, |x, y| (x as i16).min(y as i16) as u16)),
-            M::Pmaxsw => self.bin(bus, i, |a, b| map_w(a, b, |x, y| (x as i16).max(y as i16) as u16)),
-            M::Pcmpeqb => self.bin(bus, i, |a, b| map_b(a, b, |x, y| if x == y { 0xff } else { 0 })),
-            M::Pcmpeqw => self.bin(bus, i, |a, b| map_w(a, b, |x, y| if x == y { 0xffff } else { 0 })),
-            M::Pcmpeqd => self.bin(bus, i, |a, b| map_d(a, b, |x, y| if x == y { u32::MAX } else { 0 })),
-            M::Pcmpgtb => self.bin(bus, i, |a, b| map_b(a, b, |x, y| if x as i8 > y as i8 { 0xff } else { 0 })),
-            M::Pcmpgtw => self.bin(bus, i, |a, b| map_w(a, b, |x, y| if x as i16 > y as i16 { 0xffff } else { 0 })),
-            M::Pcmpgtd => self.bin(bus, i, |a, b| map_d(a, b, |x, y| if x as i32 > y as i32 { u32::MAX } else { 0 })),
-            M::Psllw | M::Pslld | M::Psllq | M::Psrlw | M::Psrld | M::Psrlq | M::Psraw | M::Psrad => {
-                let c = self.xr(bus, i, 1)?;
-                // The count is the low quadword of the source.
-                let c = c as u64;
-                let d = self.x0(i);
-                let a = self.xmm[d];
-                self.xmm[d] = match mn {
-                    M::Psllw => from_w(w8(a).map(|x| if c > 15 { 0 } else { x << c })),
-                    M::Pslld => from_d(d4(a).map(|x| if c > 31 { 0 } else { x << c })),
-                    M::Psllq => from_q(q2(a).map(|x| if c > 63 { 0 } else { x << c })),
-                    M::Psrlw => from_w(w8(a).map(|x| if c > 15 { 0 } else { x >> c })),
-                    M::Psrld => from_d(d4(a).map(|x| if c > 31 { 0 } else { x >> c })),
-                    M::Psrlq => from_q(q2(a).map(|x| if c > 63 { 0 } else { x >> c })),
-                    M::Psraw => from_w(w8(a).map(|x| ((x as i16) >> c.min(15)) as u16)),
-                    _ => from_d(d4(a).map(|x| ((x as i32) >> c.min(31)) as u32)),
-                };
-                Ok(())
-            }
+            M::Unpcklps => self.bin(bus, i, |a, b| int_op(M::Punpckldq, a, b).unwrap_or(0)),
+            M::Unpckhps => self.bin(bus, i, |a, b| int_op(M::Punpckhdq, a, b).unwrap_or(0)),
+            M::Unpcklpd => self.bin(bus, i, |a, b| int_op(M::Punpcklqdq, a, b).unwrap_or(0)),
+            M::Unpckhpd => self.bin(bus, i, |a, b| int_op(M::Punpckhqdq, a, b).unwrap_or(0)),
             M::Pslldq | M::Psrldq => {
                 let c = (i.immediate(1) as u32).min(16);
                 let d = self.x0(i);
@@ -725,7 +624,13 @@ impl Cpu {
             }
             M::Fxsave | M::Fxsave64 => self.fxsave(bus, i),
             M::Fxrstor | M::Fxrstor64 => self.fxrstor(bus, i),
-            _ => Err(Fault::UD),
+            // ---- integer lanes ----
+            _ => {
+                let s = self.xr(bus, i, 1)?;
+                let d = self.x0(i);
+                self.xmm[d] = int_op(mn, self.xmm[d], s).ok_or(Fault::UD)?;
+                Ok(())
+            }
         }
     }
 
@@ -796,6 +701,115 @@ impl Cpu {
     }
 }
 
+/// The lane-wise integer operations shared by SSE2 (on whole XMM registers) and MMX (on the
+/// low 64 bits, see `mmx.rs`): dest = op(dest, src); shifts take the count from src's low
+/// quadword. None for anything else.
+pub(super) fn int_op(mn: M, a: V, b: V) -> Option<V> {
+    let bin = |f: &dyn Fn(V, V) -> V| f(a, b);
+    Some(match mn {
+        M::Pand => a & b,
+        M::Pandn => !a & b,
+        M::Por => a | b,
+        M::Pxor => a ^ b,
+        M::Punpckldq => bin(&|a: V, b: V| {
+            let (a, b) = (d4(a), d4(b));
+            from_d([a[0], b[0], a[1], b[1]])
+        }),
+        M::Punpckhdq => bin(&|a: V, b: V| {
+            let (a, b) = (d4(a), d4(b));
+            from_d([a[2], b[2], a[3], b[3]])
+        }),
+        M::Punpcklqdq => bin(&|a: V, b: V| from_q([q2(a)[0], q2(b)[0]])),
+        M::Punpckhqdq => bin(&|a: V, b: V| from_q([q2(a)[1], q2(b)[1]])),
+        M::Punpcklbw | M::Punpckhbw => {
+            let hi = (mn == M::Punpckhbw) as usize * 8;
+            bin(&move |a: V, b: V| {
+                let (a, b) = (b16(a), b16(b));
+                from_b(std::array::from_fn(|k| if k % 2 == 0 { a[hi + k / 2] } else { b[hi + k / 2] }))
+            })
+        }
+        M::Punpcklwd | M::Punpckhwd => {
+            let hi = (mn == M::Punpckhwd) as usize * 4;
+            bin(&move |a: V, b: V| {
+                let (a, b) = (w8(a), w8(b));
+                from_w(std::array::from_fn(|k| if k % 2 == 0 { a[hi + k / 2] } else { b[hi + k / 2] }))
+            })
+        }
+        M::Packsswb => bin(&|a: V, b: V| {
+            let (a, b) = (w8(a), w8(b));
+            from_b(std::array::from_fn(|k| sat_i8(if k < 8 { a[k] } else { b[k - 8] } as i16 as i32)))
+        }),
+        M::Packuswb => bin(&|a: V, b: V| {
+            let (a, b) = (w8(a), w8(b));
+            from_b(std::array::from_fn(|k| sat_u8(if k < 8 { a[k] } else { b[k - 8] } as i16 as i32)))
+        }),
+        M::Packssdw => bin(&|a: V, b: V| {
+            let (a, b) = (d4(a), d4(b));
+            from_w(std::array::from_fn(|k| sat_i16(if k < 4 { a[k] } else { b[k - 4] } as i32)))
+        }),
+        // ---- integer arithmetic ----
+        M::Paddb => bin(&|a: V, b: V| map_b(a, b, u8::wrapping_add)),
+        M::Paddw => bin(&|a: V, b: V| map_w(a, b, u16::wrapping_add)),
+        M::Paddd => bin(&|a: V, b: V| map_d(a, b, u32::wrapping_add)),
+        M::Paddq => bin(&|a: V, b: V| map_q(a, b, u64::wrapping_add)),
+        M::Psubb => bin(&|a: V, b: V| map_b(a, b, u8::wrapping_sub)),
+        M::Psubw => bin(&|a: V, b: V| map_w(a, b, u16::wrapping_sub)),
+        M::Psubd => bin(&|a: V, b: V| map_d(a, b, u32::wrapping_sub)),
+        M::Psubq => bin(&|a: V, b: V| map_q(a, b, u64::wrapping_sub)),
+        M::Paddsb => bin(&|a: V, b: V| map_b(a, b, |x, y| (x as i8).saturating_add(y as i8) as u8)),
+        M::Paddsw => bin(&|a: V, b: V| map_w(a, b, |x, y| (x as i16).saturating_add(y as i16) as u16)),
+        M::Psubsb => bin(&|a: V, b: V| map_b(a, b, |x, y| (x as i8).saturating_sub(y as i8) as u8)),
+        M::Psubsw => bin(&|a: V, b: V| map_w(a, b, |x, y| (x as i16).saturating_sub(y as i16) as u16)),
+        M::Paddusb => bin(&|a: V, b: V| map_b(a, b, u8::saturating_add)),
+        M::Paddusw => bin(&|a: V, b: V| map_w(a, b, u16::saturating_add)),
+        M::Psubusb => bin(&|a: V, b: V| map_b(a, b, u8::saturating_sub)),
+        M::Psubusw => bin(&|a: V, b: V| map_w(a, b, u16::saturating_sub)),
+        M::Pmullw => bin(&|a: V, b: V| map_w(a, b, u16::wrapping_mul)),
+        M::Pmulhw => bin(&|a: V, b: V| map_w(a, b, |x, y| ((x as i16 as i32 * y as i16 as i32) >> 16) as u16)),
+        M::Pmulhuw => bin(&|a: V, b: V| map_w(a, b, |x, y| ((x as u32 * y as u32) >> 16) as u16)),
+        M::Pmuludq => bin(&|a: V, b: V| map_q(a, b, |x, y| (x as u32 as u64) * (y as u32 as u64))),
+        M::Pmaddwd => bin(&|a: V, b: V| {
+            let (a, b) = (w8(a), w8(b));
+            from_d(std::array::from_fn(|k| {
+                let p = |j: usize| a[j] as i16 as i32 * b[j] as i16 as i32;
+                p(2 * k).wrapping_add(p(2 * k + 1)) as u32
+            }))
+        }),
+        M::Pavgb => bin(&|a: V, b: V| map_b(a, b, |x, y| ((x as u16 + y as u16 + 1) >> 1) as u8)),
+        M::Pavgw => bin(&|a: V, b: V| map_w(a, b, |x, y| ((x as u32 + y as u32 + 1) >> 1) as u16)),
+        M::Psadbw => bin(&|a: V, b: V| {
+            let (a, b) = (b16(a), b16(b));
+            let s = |r: std::ops::Range<usize>| r.map(|k| a[k].abs_diff(b[k]) as u64).sum::<u64>();
+            from_q([s(0..8), s(8..16)])
+        }),
+        M::Pminub => bin(&|a: V, b: V| map_b(a, b, u8::min)),
+        M::Pmaxub => bin(&|a: V, b: V| map_b(a, b, u8::max)),
+        M::Pminsw => bin(&|a: V, b: V| map_w(a, b, |x, y| (x as i16).min(y as i16) as u16)),
+        M::Pmaxsw => bin(&|a: V, b: V| map_w(a, b, |x, y| (x as i16).max(y as i16) as u16)),
+        M::Pcmpeqb => bin(&|a: V, b: V| map_b(a, b, |x, y| if x == y { 0xff } else { 0 })),
+        M::Pcmpeqw => bin(&|a: V, b: V| map_w(a, b, |x, y| if x == y { 0xffff } else { 0 })),
+        M::Pcmpeqd => bin(&|a: V, b: V| map_d(a, b, |x, y| if x == y { u32::MAX } else { 0 })),
+        M::Pcmpgtb => bin(&|a: V, b: V| map_b(a, b, |x, y| if x as i8 > y as i8 { 0xff } else { 0 })),
+        M::Pcmpgtw => bin(&|a: V, b: V| map_w(a, b, |x, y| if x as i16 > y as i16 { 0xffff } else { 0 })),
+        M::Pcmpgtd => bin(&|a: V, b: V| map_d(a, b, |x, y| if x as i32 > y as i32 { u32::MAX } else { 0 })),
+        M::Psllw | M::Pslld | M::Psllq | M::Psrlw | M::Psrld | M::Psrlq | M::Psraw | M::Psrad => {
+            // The count is the low quadword of the source.
+            let c = b as u64;
+            match mn {
+                M::Psllw => from_w(w8(a).map(|x| if c > 15 { 0 } else { x << c })),
+                M::Pslld => from_d(d4(a).map(|x| if c > 31 { 0 } else { x << c })),
+                M::Psllq => from_q(q2(a).map(|x| if c > 63 { 0 } else { x << c })),
+                M::Psrlw => from_w(w8(a).map(|x| if c > 15 { 0 } else { x >> c })),
+                M::Psrld => from_d(d4(a).map(|x| if c > 31 { 0 } else { x >> c })),
+                M::Psrlq => from_q(q2(a).map(|x| if c > 63 { 0 } else { x >> c })),
+                M::Psraw => from_w(w8(a).map(|x| ((x as i16) >> c.min(15)) as u16)),
+                _ => from_d(d4(a).map(|x| ((x as i32) >> c.min(31)) as u32)),
+            }
+        }
+        _ => return None,
+    })
+}
+
 /// MXCSR bits this CPU implements (no DAZ... DAZ is bit 6 and is included, as on every SSE2
 /// CPU).
 pub(crate) const MXCSR_MASK: u32 = 0xffff;
@@ -827,14 +841,6 @@ fn format_kind(m: M) -> Kind {
 
 fn unaligned_ok(m: M) -> bool {
     matches!(m, M::Movups | M::Movupd | M::Movdqu | M::Lddqu | M::Fxsave | M::Fxrstor)
-}
-
-/// MMX forms (an MM register operand) are not implemented: MMX is not advertised.
-fn touches_mmx(i: &Instruction) -> bool {
-    (0..i.op_count()).any(|n| {
-        i.op_kind(n) == OpKind::Register
-            && (Register::MM0 as u32..=Register::MM7 as u32).contains(&(i.op_register(n) as u32))
-    })
 }
 
 fn is_sse(m: M) -> bool {

@@ -76,6 +76,24 @@ impl X87 {
         self.set_top(self.top() + 1);
     }
 
+    /// MMX register `n`: the significand of physical register `n`.
+    pub fn mm(&self, n: usize) -> u64 {
+        self.regs[n & 7].sig
+    }
+    /// Writes MMX register `n`; its exponent field becomes all ones.
+    pub fn set_mm(&mut self, n: usize, v: u64) {
+        self.regs[n & 7] = F80 { se: 0xffff, sig: v };
+    }
+    /// An unmasked exception is pending (ES): the next waiting instruction raises #MF.
+    pub fn pending_exception(&self) -> bool {
+        self.fsw & ES != 0
+    }
+    /// What every MMX instruction but EMMS does to the x87 state: TOP 0, all registers valid.
+    pub fn mmx_transition(&mut self) {
+        self.set_top(0);
+        self.empty = 0;
+    }
+
     /// Rounding control (0 nearest, 1 down, 2 up, 3 toward zero).
     pub fn rc(&self) -> u8 {
         ((self.fcw >> 10) & 3) as u8
