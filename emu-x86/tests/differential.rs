@@ -8,6 +8,7 @@
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
 mod common;
+mod mmxdiff;
 mod x87diff;
 
 use common::{machine, TestBus, HANDLERS};
@@ -254,6 +255,10 @@ fn xmm(n: u64) -> Register {
     unsafe { std::mem::transmute::<u8, Register>((Register::XMM0 as u32 + n as u32) as u8) }
 }
 
+fn mm(n: u64) -> Register {
+    unsafe { std::mem::transmute::<u8, Register>((Register::MM0 as u32 + n as u32) as u8) }
+}
+
 #[derive(Clone, Copy)]
 enum Op {
     R(Register),
@@ -324,6 +329,14 @@ fn instance(rng: &mut Rng, code: Code) -> Option<(Vec<u8>, Option<Register>)> {
                 }
             }
             K::xmm_reg | K::xmm_rm => Op::R(xmm(rng.below(16))),
+            K::mm_or_mem => {
+                if rng.below(2) == 0 {
+                    mem(rng, &mut base)
+                } else {
+                    Op::R(mm(rng.below(8)))
+                }
+            }
+            K::mm_reg | K::mm_rm => Op::R(mm(rng.below(8))),
             K::imm8 | K::imm8sex16 | K::imm8sex32 | K::imm8sex64 => Op::I(rng.next() as i8 as i32),
             K::imm16 => Op::I(rng.next() as i16 as i32),
             K::imm32 | K::imm32sex64 => Op::I(rng.value() as i32),
@@ -371,7 +384,7 @@ fn codes_for(class: &[M]) -> Vec<Code> {
                 && oc.mode64()
                 // 16-bit SHLD/SHRD with counts above 16 are undefined.
                 && !(matches!(c.mnemonic(), M::Shld | M::Shrd) && oc.operand_size() == 16)
-                // MMX forms are not implemented (MMX is not advertised).
+                // MMX forms have their own class (`mmxdiff`), with the x87 state compared.
                 && !(0..oc.op_count()).any(|n| matches!(oc.op_kind(n), K::mm_or_mem | K::mm_reg | K::mm_rm))
         })
         .collect()
@@ -785,7 +798,8 @@ fn differential_against_host_cpu() {
         }
     }
     type Make = fn(&mut Rng) -> Case;
-    let x87: &[(&str, Make)] = &[("x87", x87diff::sequence), ("x87-trans", x87diff::transcendental)];
+    let x87: &[(&str, Make)] =
+        &[("x87", x87diff::sequence), ("x87-trans", x87diff::transcendental), ("mmx", mmxdiff::case)];
     for (name, make) in x87 {
         if only.as_deref().is_some_and(|o| o != *name) {
             continue;
