@@ -1,5 +1,5 @@
 //! An x86_64 CPU core for c2w's x86_64 machine: 64-bit long mode, 4-level paging, interrupts
-//! and exceptions through the IDT, the general-purpose ISA, x87, SSE/SSE2, SYSCALL/SYSRET.
+//! and exceptions through the IDT, the general-purpose ISA, x87, MMX, SSE/SSE2, SYSCALL/SYSRET.
 //! Instructions are decoded by `iced-x86` once into a cache of basic blocks keyed by guest
 //! physical address (see `dcache.rs`); memory goes through a software TLB of host RAM offsets
 //! (see `mmu.rs`); arithmetic flags are computed lazily (see `flags.rs`).
