@@ -196,3 +196,29 @@ fn is_mov_cr_or_seg(ins: &Instruction) -> bool {
     };
     cr(a) || cr(b) || is_seg(a)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a block whose first instruction straddles the page end decodes to nothing. It
+    /// used to leave the slot's old tag in place with the instructions gone, so the block that
+    /// tag named looked up as an empty block, and the CPU ran it forever without progress (the
+    /// native x86_64 VM hung during boot).
+    #[test]
+    fn empty_decode_evicts_the_slot() {
+        let mut ram = vec![0x90u8; 3 * 4096]; // NOPs
+        ram[4095] = 0x48; // a lone REX prefix at the end of page 0: straddles
+        let straddle = 4095;
+        let other = (4096..ram.len() - 64).find(|&o| DecodeCache::slot(o) == DecodeCache::slot(straddle)).unwrap();
+        ram[other] = 0xc3; // RET: a one-instruction block
+        let mut dc = DecodeCache::new(ram.len() as u64);
+        assert!(matches!(dc.decode(&ram, other, false).0, Decoded::Block(_)));
+        assert!(dc.lookup(other).is_some());
+        assert!(matches!(dc.decode(&ram, straddle, false).0, Decoded::Straddles));
+        match dc.lookup(other) {
+            None => {}
+            Some(slot) => assert!(!dc.take(slot).is_empty(), "lookup hit an emptied block"),
+        }
+    }
+}
