@@ -5,12 +5,11 @@
 //! passed, else the number of the failed check); the harness then checks some final state
 //! itself.
 
+mod asm_support;
+
+use asm_support::BASE;
 use emu_core::GuestRam;
 use emu_riscv::{Bus, Exit, Hart};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-const BASE: u64 = 0x8000_0000;
 
 /// RAM only: every other physical address is an access fault.
 struct RamBus {
@@ -29,36 +28,9 @@ impl Bus for RamBus {
     }
 }
 
-fn run_tool(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?} (riscv64 cross toolchain installed?): {e}"));
-    assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Assembles tests/fp/<name>.S into a flat binary image.
-fn build(name: &str) -> Vec<u8> {
-    let src_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fp");
-    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fp-asm");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let elf = out_dir.join(format!("{name}.elf"));
-    let bin = out_dir.join(format!("{name}.bin"));
-    run_tool(
-        Command::new("riscv64-linux-gnu-gcc")
-            .args(["-nostdlib", "-nostartfiles", "-static", "-march=rv64gc", "-mabi=lp64d"])
-            .arg(format!("-Wl,-Ttext=0x{BASE:x}"))
-            .arg("-Wl,--build-id=none")
-            .arg("-I")
-            .arg(&src_dir)
-            .arg("-o")
-            .arg(&elf)
-            .arg(src_dir.join(format!("{name}.S"))),
-    );
-    run_tool(Command::new("riscv64-linux-gnu-objcopy").args(["-O", "binary"]).arg(&elf).arg(&bin));
-    std::fs::read(&bin).unwrap()
-}
-
 /// Runs a program to its final WFI and checks that every self-check passed.
 fn run(name: &str) -> (Hart, RamBus) {
-    let image = build(name);
+    let image = asm_support::build("fp", name);
     let mut bus = RamBus { ram: GuestRam::new(BASE, 1 << 20) };
     bus.ram.write(BASE, &image).expect("image fits in RAM");
     let mut hart = Hart::new();
@@ -104,7 +76,7 @@ fn fs_gating_dirtiness_faults_and_reserved_modes() {
 /// A check that fails must be reported: guards against a harness that cannot fail.
 #[test]
 fn a_failing_check_is_reported() {
-    let image = build("selftest_fail");
+    let image = asm_support::build("fp", "selftest_fail");
     let mut bus = RamBus { ram: GuestRam::new(BASE, 1 << 20) };
     bus.ram.write(BASE, &image).unwrap();
     let mut hart = Hart::new();
