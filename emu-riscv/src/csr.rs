@@ -64,8 +64,7 @@ pub mod mstatus {
     pub const UXL_SXL: u64 = (2 << 32) | (2 << 34);
     pub const SD: u64 = 1 << 63;
     /// The fields software may write in mstatus.
-    pub const M_WRITABLE: u64 =
-        SIE | MIE | SPIE | MPIE | SPP | MPP | FS | MPRV | SUM | MXR | TVM | TW | TSR;
+    pub const M_WRITABLE: u64 = SIE | MIE | SPIE | MPIE | SPP | MPP | FS | MPRV | SUM | MXR | TVM | TW | TSR;
     /// The fields visible through sstatus.
     pub const S_VISIBLE: u64 = SIE | SPIE | SPP | FS | SUM | MXR | UXL_SXL & (3 << 32) | SD;
     pub const S_WRITABLE: u64 = SIE | SPIE | SPP | FS | SUM | MXR;
@@ -83,15 +82,8 @@ pub mod irq {
 }
 
 /// misa: RV64 with A, C, D, F, I, M, S, U.
-pub const MISA_VALUE: u64 = (2 << 62)
-    | (1 << 0)
-    | (1 << 2)
-    | (1 << 3)
-    | (1 << 5)
-    | (1 << 8)
-    | (1 << 12)
-    | (1 << 18)
-    | (1 << 20);
+pub const MISA_VALUE: u64 =
+    (2 << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
 
 /// Exceptions that may be delegated to S-mode (everything but ecall from M-mode).
 const DELEGABLE_EXCEPTIONS: u64 = 0xb3ff;

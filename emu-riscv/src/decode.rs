@@ -116,8 +116,7 @@ pub struct Insn {
 }
 
 impl Insn {
-    pub const ILLEGAL: Insn =
-        Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, rs3: 0, len: 4, imm: 0, raw: 0 };
+    pub const ILLEGAL: Insn = Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, rs3: 0, len: 4, imm: 0, raw: 0 };
 }
 
 #[inline]
@@ -132,16 +131,15 @@ fn imm_s(i: u32) -> i64 {
     (((i as i32 >> 25) << 5) | bits(i, 11, 7) as i32) as i64
 }
 fn imm_b(i: u32) -> i64 {
-    let v = ((i as i32 >> 31) << 12)
-        | ((bits(i, 7, 7) << 11) | (bits(i, 30, 25) << 5) | (bits(i, 11, 8) << 1)) as i32;
+    let v = ((i as i32 >> 31) << 12) | ((bits(i, 7, 7) << 11) | (bits(i, 30, 25) << 5) | (bits(i, 11, 8) << 1)) as i32;
     v as i64
 }
 fn imm_u(i: u32) -> i64 {
     (i & 0xffff_f000) as i32 as i64
 }
 fn imm_j(i: u32) -> i64 {
-    let v = ((i as i32 >> 31) << 20)
-        | ((bits(i, 19, 12) << 12) | (bits(i, 20, 20) << 11) | (bits(i, 30, 21) << 1)) as i32;
+    let v =
+        ((i as i32 >> 31) << 20) | ((bits(i, 19, 12) << 12) | (bits(i, 20, 20) << 11) | (bits(i, 30, 21) << 1)) as i32;
     v as i64
 }
 
@@ -542,11 +540,11 @@ pub fn expand_compressed(c: u16) -> Option<u32> {
             let bit12 = bits(c, 12, 12);
             match (bit12, rd, rs2) {
                 (0, 0, _) => None,
-                (0, _, 0) => Some(i_type(0, rd, 0, 0, 0x67)), // C.JR
+                (0, _, 0) => Some(i_type(0, rd, 0, 0, 0x67)),      // C.JR
                 (0, _, _) => Some(r_type(0, rs2, 0, 0, rd, 0x33)), // C.MV
-                (1, 0, 0) => Some(0x0010_0073),               // C.EBREAK
-                (1, _, 0) => Some(i_type(0, rd, 0, 1, 0x67)), // C.JALR
-                _ => Some(r_type(0, rs2, rd, 0, rd, 0x33)),   // C.ADD
+                (1, 0, 0) => Some(0x0010_0073),                    // C.EBREAK
+                (1, _, 0) => Some(i_type(0, rd, 0, 1, 0x67)),      // C.JALR
+                _ => Some(r_type(0, rs2, rd, 0, rd, 0x33)),        // C.ADD
             }
         }
         (2, 5) => {

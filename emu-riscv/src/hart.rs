@@ -57,9 +57,15 @@ impl Exception {
     fn tval(self, insn_bits: u64) -> u64 {
         use Exception::*;
         match self {
-            InstructionMisaligned(v) | InstructionAccessFault(v) | Breakpoint(v)
-            | LoadMisaligned(v) | LoadAccessFault(v) | StoreMisaligned(v)
-            | StoreAccessFault(v) | InstructionPageFault(v) | LoadPageFault(v)
+            InstructionMisaligned(v)
+            | InstructionAccessFault(v)
+            | Breakpoint(v)
+            | LoadMisaligned(v)
+            | LoadAccessFault(v)
+            | StoreMisaligned(v)
+            | StoreAccessFault(v)
+            | InstructionPageFault(v)
+            | LoadPageFault(v)
             | StorePageFault(v) => v,
             IllegalInstruction => insn_bits,
             EcallFromU | EcallFromS | EcallFromM => 0,
@@ -384,9 +390,7 @@ impl Hart {
             }
             Op::Ebreak => return Err(Exception::Breakpoint(self.pc)),
             Op::Sret => {
-                if self.prv < PRV_S
-                    || (self.prv == PRV_S && self.csr.mstatus & mstatus::TSR != 0)
-                {
+                if self.prv < PRV_S || (self.prv == PRV_S && self.csr.mstatus & mstatus::TSR != 0) {
                     return Err(Exception::IllegalInstruction);
                 }
                 let s = self.csr.mstatus;
@@ -423,9 +427,7 @@ impl Hart {
                 return Ok(());
             }
             Op::Wfi => {
-                if self.prv == PRV_U
-                    || (self.prv == PRV_S && self.csr.mstatus & mstatus::TW != 0)
-                {
+                if self.prv == PRV_U || (self.prv == PRV_S && self.csr.mstatus & mstatus::TW != 0) {
                     return Err(Exception::IllegalInstruction);
                 }
                 if !self.interrupt_waiting() {
@@ -433,9 +435,7 @@ impl Hart {
                 }
             }
             Op::SfenceVma => {
-                if self.prv == PRV_U
-                    || (self.prv == PRV_S && self.csr.mstatus & mstatus::TVM != 0)
-                {
+                if self.prv == PRV_U || (self.prv == PRV_S && self.csr.mstatus & mstatus::TVM != 0) {
                     return Err(Exception::IllegalInstruction);
                 }
                 self.flush_tlb();
@@ -536,11 +536,7 @@ impl Hart {
         }
         let paddr = self.translate(bus, x1, Access::Store)?;
         let raw = self.phys_load(bus, paddr, size).ok_or(Exception::StoreAccessFault(x1))?;
-        let (old, src) = if size == 4 {
-            (raw as i32 as i64 as u64, x2 as i32 as i64 as u64)
-        } else {
-            (raw, x2)
-        };
+        let (old, src) = if size == 4 { (raw as i32 as i64 as u64, x2 as i32 as i64 as u64) } else { (raw, x2) };
         let new = match i.imm {
             0x01 => src,
             0x00 => old.wrapping_add(src),

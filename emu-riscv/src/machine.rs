@@ -7,7 +7,7 @@ use crate::fdt::FdtWriter;
 use crate::hart::{Bus, Exit, Hart, PRV_S};
 use crate::plic::{self, Plic};
 use crate::sbi::{self, SbiEffect};
-use devices::{Blk, Console, P9, Rng, Share, VirtioMmio};
+use devices::{Blk, Console, Rng, Share, VirtioMmio, P9};
 use emu_core::session::{Halt, Machine, Slice};
 use emu_core::{DevCtx, GuestRam, Host, MmioDevice};
 use std::path::PathBuf;
@@ -265,7 +265,9 @@ impl Machine for RiscvMachine {
                         // Idle during pre-boot costs nothing: jump to the next timer event.
                         let now = *skipped_ticks + self.hart.instret / INSNS_PER_TICK;
                         if deadline == u64::MAX {
-                            return Slice::Halted(Halt::Fatal("the guest waits for an interrupt that can never come".into()));
+                            return Slice::Halted(Halt::Fatal(
+                                "the guest waits for an interrupt that can never come".into(),
+                            ));
                         }
                         *skipped_ticks += deadline.saturating_sub(now);
                         self.update_timers(host);

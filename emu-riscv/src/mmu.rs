@@ -116,15 +116,8 @@ impl Hart {
             let Some(pte) = ram.read_u64(pte_addr) else {
                 return Err(access_fault(access, vaddr));
             };
-            let (v, r, w, x, u, a, d) = (
-                pte & 1 != 0,
-                pte & 2 != 0,
-                pte & 4 != 0,
-                pte & 8 != 0,
-                pte & 16 != 0,
-                pte & 64 != 0,
-                pte & 128 != 0,
-            );
+            let (v, r, w, x, u, a, d) =
+                (pte & 1 != 0, pte & 2 != 0, pte & 4 != 0, pte & 8 != 0, pte & 16 != 0, pte & 64 != 0, pte & 128 != 0);
             // Reserved bits (63:54: Svpbmt/Svnapot are not implemented) and W without R.
             if !v || (!r && w) || pte >> 54 != 0 {
                 return Err(page_fault(access, vaddr));

@@ -75,14 +75,12 @@ pub fn handle(hart: &mut Hart) -> SbiEffect {
             (0, 0)
         }
         EXT_BASE => match fid {
-            0 => (0, 1 << 24), // spec version 1.0
+            0 => (0, 1 << 24),    // spec version 1.0
             1 => (0, 0x63_32_77), // implementation id: "c2w"
             2 => (0, 1),
             3 => {
-                let known = matches!(
-                    a0,
-                    EXT_BASE | EXT_TIMER | EXT_IPI | EXT_RFENCE | EXT_HSM | EXT_SRST
-                ) || a0 <= LEGACY_SHUTDOWN;
+                let known = matches!(a0, EXT_BASE | EXT_TIMER | EXT_IPI | EXT_RFENCE | EXT_HSM | EXT_SRST)
+                    || a0 <= LEGACY_SHUTDOWN;
                 (0, known as u64)
             }
             4..=6 => (0, 0), // mvendorid, marchid, mimpid
