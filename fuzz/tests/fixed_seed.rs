@@ -4,6 +4,7 @@
 //! a fixed count (what `make fuzz` does where cargo-fuzz is unavailable). A panic fails the
 //! test and prints the input's seed and size; `FUZZ_SEED` replays from another seed.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// xorshift64*: small, fast, deterministic.
@@ -53,7 +54,25 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], max_len: usize, count: u64, target: fn(&[
     let start = Instant::now();
     let mut rng = Rng(seed);
     let mut n = 0u64;
+    // A hang is a failure too: a watchdog reports the seed that replays the stuck input.
+    static PROGRESS: AtomicU64 = AtomicU64::new(0);
+    static CURRENT: AtomicU64 = AtomicU64::new(0);
+    let who = name.to_string();
+    std::thread::spawn(move || {
+        let mut last = u64::MAX;
+        loop {
+            std::thread::sleep(Duration::from_secs(10));
+            let p = PROGRESS.load(Ordering::Relaxed);
+            if p == last {
+                eprintln!("{who}: an input ran for over 10 s; replay with FUZZ_SEED={}", CURRENT.load(Ordering::Relaxed));
+                std::process::exit(1);
+            }
+            last = p;
+        }
+    });
     loop {
+        CURRENT.store(rng.0, Ordering::Relaxed);
+        PROGRESS.fetch_add(1, Ordering::Relaxed);
         match deadline {
             Some(d) if start.elapsed() >= d => break,
             None if n >= count => break,
