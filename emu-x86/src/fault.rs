@@ -91,6 +91,9 @@ impl Cpu {
     /// #DF and to a triple fault (which stops the run loop) as the architecture says.
     pub(crate) fn raise<B: Bus>(&mut self, bus: &mut B, f: Fault) {
         self.halted = false;
+        // A delivered exception uses budget like an instruction: a handler that faults at once
+        // would otherwise loop here without `run` ever returning (found by the x86 fuzzer).
+        self.icount = self.icount.wrapping_add(1);
         let mut first = f;
         let mut cur = f;
         loop {

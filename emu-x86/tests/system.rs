@@ -402,3 +402,13 @@ fn fxsave_roundtrip() {
     assert_eq!(bus.ram().read_u32(0x30_0000 + 24), Some(0x1fa0));
     assert_eq!(bus.ram().read_u16(0x30_0000), Some(0x37f));
 }
+
+#[test]
+fn a_handler_that_faults_at_once_still_uses_up_the_budget() {
+    // The #UD handler is itself UD2: every delivery raises the next #UD. `run` must still
+    // return when the budget is spent (the x86 fuzzer found this looping forever).
+    let (mut cpu, mut bus) = machine();
+    bus.write(HANDLERS + 6, &[0x0f, 0x0b]);
+    load(&mut cpu, &mut bus, CODE, |a| a.ud2());
+    assert_eq!(cpu.run(&mut bus, 1000), Exit::Budget);
+}
