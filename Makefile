@@ -62,6 +62,8 @@ test: build
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace
+	# Every fuzz target for a short fixed time (seeded loops on stable; `make fuzz` runs longer).
+	FUZZ_SECONDS=10 CARGO_TARGET_DIR=$(CURDIR)/target $(CARGO) test --release --manifest-path fuzz/Cargo.toml
 	if [ -x guest/kernel/check.sh ]; then guest/kernel/check.sh; fi
 	for t in tests/*.sh; do if [ -f "$$t" ]; then bash "$$t" || exit 1; fi; done
 	# Real userlands and guest faults, converted with c2w and run under wasmtime.
