@@ -7,10 +7,12 @@
 //!   its inputs and runs the same natively and under a WASI runtime.
 
 pub mod host;
+pub mod kernel_log;
 pub mod mmio;
 pub mod ram;
 
 pub use host::{FakeHost, Host, StdHost};
+pub use kernel_log::KernelLog;
 pub use mmio::{DevCtx, MmioDevice};
 pub use ram::GuestRam;
 pub mod bundle;

@@ -9,7 +9,7 @@ use crate::plic::{self, Plic};
 use crate::sbi::{self, SbiEffect};
 use devices::{Blk, Console, Rng, Share, VirtioMmio, P9};
 use emu_core::session::{Halt, Machine, Slice};
-use emu_core::{DevCtx, GuestRam, Host, MmioDevice};
+use emu_core::{DevCtx, GuestRam, Host, KernelLog, MmioDevice};
 use std::path::PathBuf;
 
 pub const RAM_BASE: u64 = 0x8000_0000;
@@ -47,7 +47,7 @@ pub struct System {
     pub p9: VirtioMmio<P9>,
     pub rng: VirtioMmio<Rng>,
     /// The guest kernel's console output (SBI putchar), kept for error reports.
-    pub console_log: Vec<u8>,
+    pub console_log: KernelLog,
     pub halted: Option<Halt>,
     mtime: u64,
 }
@@ -210,7 +210,7 @@ impl RiscvMachine {
             blk: VirtioMmio::new(Blk::new(boot.rootfs, true)),
             p9: VirtioMmio::new(P9::new(proto::P9_TAG)),
             rng: VirtioMmio::new(Rng::new()),
-            console_log: Vec::new(),
+            console_log: KernelLog::default(),
             halted: None,
             mtime: 0,
         };
@@ -292,10 +292,7 @@ impl Machine for RiscvMachine {
             Exit::Sbi => match sbi::handle(&mut self.hart) {
                 SbiEffect::None => {}
                 SbiEffect::ConsoleByte(b) => {
-                    self.sys.console_log.push(b);
-                    if self.sys.console_log.len() > 64 * 1024 {
-                        self.sys.console_log.drain(..32 * 1024);
-                    }
+                    self.sys.console_log.push(&[b]);
                     host.console_log(&[b]);
                 }
                 SbiEffect::Shutdown => self.sys.halted = Some(Halt::PowerOff),
@@ -334,10 +331,7 @@ impl Machine for RiscvMachine {
     }
 
     fn console_tail(&self) -> String {
-        let log = &self.sys.console_log;
-        let text = String::from_utf8_lossy(&log[log.len().saturating_sub(4096)..]).into_owned();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        self.sys.console_log.tail(20)
     }
 
     fn instructions(&self) -> u64 {

@@ -30,7 +30,7 @@ use crate::{Bus, Cpu, Exit};
 use devices::{Blk, Console, Rng, Share, VirtioMmio, P9};
 use dma::DmaWatch;
 use emu_core::session::{Halt, Machine, Slice};
-use emu_core::{DevCtx, GuestRam, Host, MmioDevice};
+use emu_core::{DevCtx, GuestRam, Host, KernelLog, MmioDevice};
 use ioapic::Ioapic;
 use lapic::Lapic;
 use pic::Pic;
@@ -94,7 +94,7 @@ pub struct System {
     virtio_lines: [bool; NUM_SLOTS],
     uart_line: bool,
     /// The guest kernel's console output, kept for error reports.
-    pub console_log: Vec<u8>,
+    pub console_log: KernelLog,
     pub halted: Option<Halt>,
 }
 
@@ -179,10 +179,7 @@ impl System {
         }
         let out = std::mem::take(&mut self.uart.out);
         host.console_log(&out);
-        self.console_log.extend_from_slice(&out);
-        if self.console_log.len() > 64 * 1024 {
-            self.console_log.drain(..32 * 1024);
-        }
+        self.console_log.push(&out);
     }
 }
 
@@ -427,7 +424,7 @@ impl X86Machine {
             dma_written: Vec::new(),
             virtio_lines: [false; NUM_SLOTS],
             uart_line: false,
-            console_log: Vec::new(),
+            console_log: KernelLog::default(),
             halted: None,
         };
         Ok(Self { cpu, sys, clock: Clock::Virtual { skipped_ns: 0 } })
@@ -545,10 +542,7 @@ impl Machine for X86Machine {
     }
 
     fn console_tail(&self) -> String {
-        let log = &self.sys.console_log;
-        let text = String::from_utf8_lossy(&log[log.len().saturating_sub(4096)..]).into_owned();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        self.sys.console_log.tail(20)
     }
 
     fn instructions(&self) -> u64 {
