@@ -44,6 +44,15 @@ fn prepare(mut bundle: Bundle, build: BuildFn, host: &mut dyn Host) -> Result<Vm
     Ok(VmState { machine, image: bundle.config, booted })
 }
 
+/// A VM's kernel command line: its own `base`, then whatever `C2W_KERNEL_ARGS` adds (for
+/// debugging a boot, e.g. dropping `quiet`).
+pub fn kernel_cmdline(base: &str) -> String {
+    match std::env::var("C2W_KERNEL_ARGS") {
+        Ok(extra) if !extra.is_empty() => format!("{base} {extra}"),
+        _ => base.to_string(),
+    }
+}
+
 /// The body of the `wizer.initialize` export.
 pub fn preinitialize(build: BuildFn) {
     let mut host = StdHost::new();

@@ -9,8 +9,7 @@ use emu_riscv::machine::{BootImage, RiscvMachine};
 const CMDLINE: &str = "console=hvc0 c2w_chan=hvc1 quiet panic=-1";
 
 fn build(b: &mut Bundle) -> Result<Box<dyn Machine>, String> {
-    let extra = std::env::var("C2W_KERNEL_ARGS").unwrap_or_default();
-    let cmdline = if extra.is_empty() { CMDLINE.to_string() } else { format!("{CMDLINE} {extra}") };
+    let cmdline = emu_core::vm::kernel_cmdline(CMDLINE);
     let m = RiscvMachine::new(BootImage {
         kernel: &b.kernel,
         initrd: &b.initrd,

@@ -10,8 +10,7 @@ use emu_x86::board::{BootImage, X86Machine};
 const CMDLINE: &str = "console=ttyS0 c2w_chan=hvc0 quiet panic=-1";
 
 fn build(b: &mut Bundle) -> Result<Box<dyn Machine>, String> {
-    let extra = std::env::var("C2W_KERNEL_ARGS").unwrap_or_default();
-    let cmdline = if extra.is_empty() { CMDLINE.to_string() } else { format!("{CMDLINE} {extra}") };
+    let cmdline = emu_core::vm::kernel_cmdline(CMDLINE);
     let m = X86Machine::new(BootImage {
         kernel: &b.kernel,
         initrd: &b.initrd,
