@@ -50,15 +50,16 @@ impl Layout {
             });
         }
         let (r, _) = self.open_blob(&digest)?;
-        let bytes = read_document(r, &format!("blob {digest}"))?;
-        super::digest::verify_bytes(digest.as_str(), &bytes, Some(&digest), Some(desc.size))?;
+        let blob = format!("{digest} of {}", self.name);
+        let bytes = read_document(r, &format!("blob {blob}"))?;
+        super::digest::verify_bytes(&blob, &bytes, Some(&digest), Some(desc.size))?;
         Ok(bytes)
     }
 
     fn open_blob(&self, digest: &Digest) -> Result<(Box<dyn Read + '_>, u64), ImageError> {
         self.files.open(&Self::blob_path(digest))?.ok_or_else(|| {
             ImageError::NotFound(format!(
-                "{}: blob {digest} is missing from the layout; the image is incomplete",
+                "{}: blob {digest} is missing from the layout: the image is incomplete; fetch or export it again",
                 self.name
             ))
         })
@@ -144,7 +145,55 @@ impl ImageSource for Layout {
             .digest
             .clone()
             .ok_or_else(|| ImageError::Invalid { what: layer.blob.clone(), reason: "no digest".into() })?;
-        let (r, _) = self.open_blob(&digest)?;
-        Ok(Verified::new(r, format!("{digest} of {}", self.name), Some(digest), layer.size))
+        let (r, actual) = self.open_blob(&digest)?;
+        let blob = format!("{digest} of {}", self.name);
+        // The file's size is known up front: a wrong one is refused before a byte is unpacked,
+        // and named as such rather than as whatever the unpacking made of it.
+        if let Some(expected) = layer.size.filter(|&s| s != actual) {
+            return Err(ImageError::Size { blob, expected, actual });
+        }
+        Ok(Verified::new(r, blob, Some(digest), layer.size))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A layout directory holding `blob` under its digest (no index: only blobs are read).
+    fn layout_with(blob: &[u8]) -> (tempfile::TempDir, Layout, Digest) {
+        let dir = tempfile::tempdir().unwrap();
+        let digest = Digest::of(blob);
+        std::fs::create_dir_all(dir.path().join("blobs/sha256")).unwrap();
+        std::fs::write(dir.path().join("blobs/sha256").join(digest.hex()), blob).unwrap();
+        let layout = Layout::open_dir("oci:test", dir.path().to_str().unwrap(), None).unwrap();
+        (dir, layout, digest)
+    }
+
+    #[test]
+    fn a_layer_of_the_wrong_size_is_refused_before_it_is_read() {
+        let (_dir, mut layout, digest) = layout_with(b"hello");
+        let layer = |size| LayerDesc { blob: digest.to_string(), digest: Some(digest.clone()), size: Some(size) };
+        for size in [4, 6] {
+            let err = layout.open_layer(&layer(size)).err().unwrap();
+            assert!(matches!(err, ImageError::Size { expected, actual: 5, .. } if expected == size), "{err}");
+            assert!(err.to_string().contains(&format!("blob {digest} of oci:test is 5 bytes")), "{err}");
+        }
+        layout.open_layer(&layer(5)).unwrap().finish().unwrap();
+    }
+
+    #[test]
+    fn manifests_and_configs_that_do_not_match_name_the_image() {
+        let (dir, layout, digest) = layout_with(b"{}");
+        std::fs::write(dir.path().join("blobs/sha256").join(digest.hex()), b"[]").unwrap();
+        let desc: Descriptor =
+            serde_json::from_value(serde_json::json!({"digest": digest.as_str(), "size": 2})).unwrap();
+        let err = layout.small_blob(&desc).unwrap_err();
+        assert!(matches!(err, ImageError::Digest { .. }), "{err}");
+        assert!(err.to_string().starts_with(&format!("blob {digest} of oci:test does not match")), "{err}");
+
+        std::fs::remove_file(dir.path().join("blobs/sha256").join(digest.hex())).unwrap();
+        let err = layout.small_blob(&desc).unwrap_err().to_string();
+        assert!(err.contains("is missing from the layout") && err.ends_with("fetch or export it again"), "{err}");
     }
 }

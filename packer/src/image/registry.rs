@@ -172,7 +172,7 @@ impl Store for Registry {
         let resp = self.get(&self.url("manifests", digest.as_str()), Some(ACCEPT))?;
         let resp = self.ok(resp, &what)?;
         let (bytes, _) = self.read_small(resp, &what)?;
-        digest::verify_bytes(digest.as_str(), &bytes, Some(&digest), Some(desc.size))?;
+        digest::verify_bytes(&format!("{digest} of {}", self.name), &bytes, Some(&digest), Some(desc.size))?;
         Ok(bytes)
     }
 
@@ -182,7 +182,7 @@ impl Store for Registry {
         let resp = self.get(&self.url("blobs", digest.as_str()), None)?;
         let resp = self.ok(resp, &what)?;
         let (bytes, _) = self.read_small(resp, &what)?;
-        digest::verify_bytes(digest.as_str(), &bytes, Some(&digest), Some(desc.size))?;
+        digest::verify_bytes(&format!("{digest} of {}", self.name), &bytes, Some(&digest), Some(desc.size))?;
         Ok(bytes)
     }
 }

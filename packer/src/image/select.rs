@@ -79,7 +79,7 @@ pub fn resolve_descriptor(
     depth: u32,
 ) -> Result<Resolved, ImageError> {
     let bytes = store.manifest(desc)?;
-    let doc = Document::parse(&format!("manifest {}", desc.digest), &bytes, desc.media_type.as_deref())?;
+    let doc = Document::parse(&format!("{image}: manifest {}", desc.digest), &bytes, desc.media_type.as_deref())?;
     resolve_document(store, image, doc, arch, depth)
 }
 
@@ -137,6 +137,26 @@ mod tests {
             err,
             "image alpine has no linux/riscv64 variant (it has linux/amd64, linux/arm64); use --target-arch amd64"
         );
+    }
+
+    /// Serves the same document for every manifest.
+    struct OneDocument(&'static [u8]);
+
+    impl Store for OneDocument {
+        fn manifest(&mut self, _: &Descriptor) -> Result<Vec<u8>, ImageError> {
+            Ok(self.0.to_vec())
+        }
+        fn config(&mut self, _: &Descriptor) -> Result<Vec<u8>, ImageError> {
+            Ok(self.0.to_vec())
+        }
+    }
+
+    #[test]
+    fn a_manifest_that_is_not_one_names_the_image() {
+        let mut d = desc("linux", "amd64");
+        d.media_type = Some("text/html".into());
+        let err = resolve_descriptor(&mut OneDocument(b"{}"), "oci:x", &d, Arch::Amd64, 0).unwrap_err();
+        assert!(err.to_string().starts_with("oci:x: manifest sha256:00 has media type \"text/html\""), "{err}");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub fn decoder<'a, R: Read + 'a>(mut raw: R) -> io::Result<(Compression, Box<dyn
     let head = &head[..got];
     if let Some(name) = unsupported(head) {
         return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
+            io::ErrorKind::Unsupported,
             format!("{name}-compressed layers are not supported (only plain tar, gzip and zstd)"),
         ));
     }

@@ -19,6 +19,12 @@ use path::{clean, WalkError};
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
 
+/// What may follow a layer's end-of-archive block without counting as content: the rest of
+/// tar's padding to its record size (10 KiB for GNU tar's default, more with a larger blocking
+/// factor). Beyond it, trailing bytes count against the unpacked-size limit, which bounds a
+/// compressed tail that expands without end.
+const TAIL_SLACK: u64 = 1 << 20;
+
 /// Bounds on what an image may unpack to, so a hostile or broken image fails cleanly instead
 /// of exhausting memory.
 #[derive(Debug, Clone, Copy)]
@@ -38,8 +44,11 @@ impl Default for Limits {
 #[derive(Debug, Error)]
 pub enum LayerError {
     // The io::Error is shown inline, not as a `source`, so a `{:#}` chain does not repeat it.
-    #[error("the layer is not a readable tar stream: {0}")]
+    #[error("the layer is not a readable tar stream ({0}): the image is corrupt; fetch or export it again")]
     Corrupt(io::Error),
+    /// A layer c2w recognises but does not read (xz, bzip2).
+    #[error("{0}")]
+    Unsupported(String),
     #[error("entry {path:?}: {reason}")]
     BadEntry { path: String, reason: String },
     #[error("hardlink {path:?} points to {target:?}, which is not in the image")]
@@ -98,7 +107,10 @@ impl<'t> Applier<'t> {
     /// decompressed stream is read to its end so that the caller can verify the blob's digest
     /// over every byte of `raw` afterwards.
     pub fn apply(&mut self, raw: &mut dyn Read) -> Result<Applied, LayerError> {
-        let (compression, stream) = decompress::decoder(raw).map_err(LayerError::Corrupt)?;
+        let (compression, stream) = decompress::decoder(raw).map_err(|e| match e.kind() {
+            io::ErrorKind::Unsupported => LayerError::Unsupported(e.to_string()),
+            _ => LayerError::Corrupt(e),
+        })?;
         let mut archive = tar::Archive::new(Hashing { inner: stream, hasher: Sha256::new() });
         let mut layer = LayerState::default();
         for entry in archive.entries().map_err(LayerError::Corrupt)? {
@@ -111,7 +123,7 @@ impl<'t> Applier<'t> {
         }
         // Whatever follows the end-of-archive blocks still belongs to the blob; bounded, since
         // a compressed stream can expand without end.
-        let left = self.limits.max_unpacked_bytes.saturating_sub(self.unpacked);
+        let left = self.limits.max_unpacked_bytes.saturating_sub(self.unpacked).saturating_add(TAIL_SLACK);
         let mut rest = archive.into_inner();
         let drained =
             io::copy(&mut (&mut rest).take(left.saturating_add(1)), &mut io::sink()).map_err(LayerError::Corrupt)?;
@@ -161,8 +173,15 @@ impl<'t> Applier<'t> {
             return Ok(());
         }
 
-        let kind = if kind.is_file() || kind.is_contiguous() {
-            Kind::File(self.read_content(entry)?)
+        // A GNU sparse file reads as its whole content, holes as zeros: the tree has no holes,
+        // and its size (holes included) is what counts against the limit.
+        let kind = if kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse() {
+            Kind::File(self.read_content(entry).map_err(|e| match e {
+                Content::Short { got, size } => bad(format!(
+                    "the layer ends after {got} of its {size} bytes: the image is corrupt; fetch or export it again"
+                )),
+                Content::Layer(e) => e,
+            })?)
         } else if kind.is_symlink() {
             let target = entry.link_name_bytes().ok_or_else(|| bad("symlink without a target".into()))?;
             Kind::Symlink(target.into_owned())
@@ -180,6 +199,12 @@ impl<'t> Applier<'t> {
             let h = entry.header();
             let major = h.device_major().ok().flatten().unwrap_or(0);
             let minor = h.device_minor().ok().flatten().unwrap_or(0);
+            // Refused here, where the entry can be named, rather than by the image writer.
+            if major > MAX_DEV_MAJOR || minor > MAX_DEV_MINOR {
+                return Err(bad(format!(
+                    "device number {major}:{minor} does not fit Linux's 12-bit major and 20-bit minor"
+                )));
+            }
             if kind.is_character_special() {
                 Kind::CharDev { major, minor }
             } else {
@@ -195,16 +220,20 @@ impl<'t> Applier<'t> {
         Ok(())
     }
 
-    fn read_content<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<Vec<u8>, LayerError> {
+    fn read_content<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<Vec<u8>, Content> {
         let size = entry.size();
         let total = self.unpacked.saturating_add(size);
         if total > self.limits.max_unpacked_bytes {
-            return Err(LayerError::TooLarge { limit: self.limits.max_unpacked_bytes });
+            return Err(Content::Layer(LayerError::TooLarge { limit: self.limits.max_unpacked_bytes }));
         }
         self.unpacked = total;
         // The header's size is untrusted until the bytes arrive: grow as they do.
         let mut data = Vec::with_capacity(size.min(1 << 20) as usize);
-        entry.read_to_end(&mut data).map_err(LayerError::Corrupt)?;
+        entry.read_to_end(&mut data).map_err(|e| Content::Layer(LayerError::Corrupt(e)))?;
+        // A stream that ends inside an entry reads short rather than failing.
+        if (data.len() as u64) < size {
+            return Err(Content::Short { got: data.len() as u64, size });
+        }
         Ok(data)
     }
 
@@ -258,6 +287,17 @@ impl<'t> Applier<'t> {
         }
         layer.mark(parent, name);
     }
+}
+
+/// Linux's `dev_t` as EROFS stores it: a 12-bit major and a 20-bit minor.
+const MAX_DEV_MAJOR: u32 = 0xfff;
+const MAX_DEV_MINOR: u32 = 0xf_ffff;
+
+/// Why a file's content could not be read: a layer-wide error, or an entry whose data the
+/// stream does not hold (the caller names the entry).
+enum Content {
+    Layer(LayerError),
+    Short { got: u64, size: u64 },
 }
 
 /// What the layer being applied has written so far, for whiteouts that must spare it.

@@ -87,6 +87,18 @@ impl TarBuf {
         self
     }
 
+    /// A GNU sparse file of `real_size` bytes: holes, then `data` at its end.
+    fn sparse(mut self, path: &str, real_size: u64, data: &[u8]) -> Self {
+        let mut h = Self::header(path, tar::EntryType::GNUSparse, 0o644, data.len() as u64);
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.set_real_size(real_size);
+        gnu.sparse[0].set_offset(real_size - data.len() as u64);
+        gnu.sparse[0].set_length(data.len() as u64);
+        h.set_cksum();
+        self.0.append(&h, data).unwrap();
+        self
+    }
+
     fn bytes(self) -> Vec<u8> {
         self.0.into_inner().unwrap()
     }
@@ -304,6 +316,70 @@ fn truncated_gzip_is_a_corrupt_layer() {
     let gz = gzip(&TarBuf::new().file("a", &[7u8; 5000]).bytes());
     let err = apply_all(&[gz[..gz.len() / 2].to_vec()]).unwrap_err();
     assert!(matches!(err, LayerError::Corrupt(_)), "{err}");
+    assert!(err.to_string().ends_with("the image is corrupt; fetch or export it again"), "{err}");
+}
+
+#[test]
+fn xz_is_unsupported_not_corrupt() {
+    let err = apply_all(&[vec![0xfd, b'7', b'z', b'X', b'Z', 0, 1, 2]]).unwrap_err();
+    assert!(matches!(err, LayerError::Unsupported(_)), "{err}");
+    assert!(err.to_string().starts_with("xz-compressed layers are not supported"), "{err}");
+}
+
+#[test]
+fn an_entry_the_stream_ends_inside_is_named() {
+    // A header claiming 1 MiB, 1 KiB of it, and no more stream.
+    let mut layer = TarBuf::new().file("a", b"a").bytes();
+    layer.truncate(layer.len() - 1024); // drop the end-of-archive blocks
+    let mut h = TarBuf::header("big", tar::EntryType::Regular, 0o644, 1 << 20);
+    h.set_cksum();
+    layer.extend_from_slice(h.as_bytes());
+    layer.extend_from_slice(&[1u8; 1024]);
+    let err = apply_all(&[layer]).unwrap_err();
+    assert!(matches!(&err, LayerError::BadEntry { path, .. } if path == "big"), "{err}");
+    assert!(err.to_string().contains("the layer ends after 1024 of its 1048576 bytes"), "{err}");
+}
+
+#[test]
+fn gnu_sparse_files_unpack_with_their_holes_and_count_them() {
+    let layer = TarBuf::new().sparse("var/log/lastlog", 10_000, b"end").bytes();
+    let mut t = apply_all(std::slice::from_ref(&layer)).unwrap();
+    let data = content(&mut t, "var/log/lastlog").unwrap();
+    assert_eq!(data.len(), 10_000);
+    assert!(data.ends_with(b"end") && data[..9_997].iter().all(|&b| b == 0));
+    // The holes count against the limit before any of them is made.
+    let mut tree = Tree::new();
+    let huge = TarBuf::new().sparse("huge", 1 << 40, b"end").bytes();
+    let err = Applier::new(&mut tree, Limits::default()).apply(&mut &huge[..]).unwrap_err();
+    assert!(matches!(err, LayerError::TooLarge { .. }), "{err}");
+}
+
+#[test]
+fn device_numbers_linux_cannot_hold_are_refused_with_the_entry() {
+    for (major, minor) in [(4096, 0), (1, 1 << 20)] {
+        let err =
+            apply_all(&[TarBuf::new().device("dev/odd", tar::EntryType::Char, major, minor).bytes()]).unwrap_err();
+        assert!(matches!(&err, LayerError::BadEntry { path, .. } if path == "dev/odd"), "{err}");
+        assert!(err.to_string().contains(&format!("{major}:{minor} does not fit")), "{err}");
+    }
+    let mut t =
+        apply_all(&[TarBuf::new().device("dev/max", tar::EntryType::Block, 4095, (1 << 20) - 1).bytes()]).unwrap();
+    assert_eq!(get(&mut t, "dev/max").unwrap().kind, Kind::BlockDev { major: 4095, minor: (1 << 20) - 1 });
+}
+
+#[test]
+fn a_layer_exactly_at_the_size_limit_passes_with_its_padding() {
+    // 200 bytes of content, then the end blocks and GNU tar's padding to a 10 KiB record.
+    let mut layer = TarBuf::new().file("a", &[1u8; 100]).file("b", &[2u8; 100]).bytes();
+    layer.resize(10240, 0);
+    let mut tree = Tree::new();
+    Applier::new(&mut tree, Limits { max_unpacked_bytes: 200, max_entries: 2 }).apply(&mut &layer[..]).unwrap();
+    // A tail far beyond any padding still counts.
+    layer.resize(10240 + (2 << 20), 0);
+    let mut tree = Tree::new();
+    let err =
+        Applier::new(&mut tree, Limits { max_unpacked_bytes: 200, max_entries: 2 }).apply(&mut &layer[..]).unwrap_err();
+    assert!(matches!(err, LayerError::TooLarge { limit: 200 }), "{err}");
 }
 
 #[test]
