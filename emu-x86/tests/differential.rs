@@ -3,12 +3,18 @@
 //! and in emu-x86; general registers (but RSP), defined RFLAGS bits, XMM registers and the data
 //! area must match, and so must "it faulted".
 //!
-//! `EMU_X86_DIFF_CASES=N` sets the cases per class (default 2000); `EMU_X86_DIFF_SEED` the
-//! seed.
+//! Most classes are single random encodings of a list of mnemonics; the generated ones
+//! (`stringdiff`, `x87diff`, `mmxdiff`) build short programs, and "x87-specials" runs every
+//! pair of special x87 operands through a fixed list of instructions.
+//!
+//! `EMU_X86_DIFF_CASES=N` sets the cases per class (default 2000; x87-specials is exhaustive
+//! and not scaled); `EMU_X86_DIFF_SEED` the seed; `EMU_X86_DIFF_CLASS` runs only the named
+//! class.
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
 mod common;
 mod mmxdiff;
+mod stringdiff;
 mod x87diff;
 
 use common::{machine, TestBus, HANDLERS};
@@ -238,6 +244,29 @@ fn defined_flags(m: M) -> u64 {
     }
 }
 
+/// The flags a shift or rotate defines beyond `defined_flags` for its actual count: OF for a
+/// count of 1 (AF is never defined); all of them for a masked count of 0, which changes none.
+fn shift_count_flags(c: &Case) -> u64 {
+    use iced_x86::OpKind;
+    let shifts = [M::Shl, M::Sal, M::Shr, M::Sar, M::Shld, M::Shrd, M::Rol, M::Ror, M::Rcl, M::Rcr];
+    if c.loose.is_some() || !shifts.contains(&c.mnemonic) {
+        return 0;
+    }
+    let i = iced_x86::Decoder::with_ip(64, &c.bytes, CODE, iced_x86::DecoderOptions::NONE).decode();
+    let last = i.op_count() - 1;
+    let count = match i.op_kind(last) {
+        OpKind::Immediate8 => i.immediate8() as u64,
+        OpKind::Register if i.op_register(last) == Register::CL => c.init.gpr[1],
+        _ => return 0,
+    };
+    let bits = 8 * if i.op0_kind() == OpKind::Memory { i.memory_size().size() } else { i.op0_register().size() };
+    match count & if bits == 64 { 63 } else { 31 } {
+        0 => ARITH,
+        1 => OF,
+        _ => 0,
+    }
+}
+
 fn gpr(width: u32, n: u64) -> Register {
     let base = match width {
         8 => Register::AL,
@@ -275,6 +304,19 @@ struct Case {
     data: [u8; DATA_LEN],
     /// How the data area is compared, if not byte for byte.
     loose: Option<x87diff::Loose>,
+}
+
+/// 16-bit SHLD/SHRD: counts (mod 32) above 16 leave result and flags undefined, and this
+/// machine's CPU and Intel's (which the emulator follows) differ there, so only counts whose low
+/// five bits are 0..=16 are generated.
+fn short_double_shift(code: Code) -> bool {
+    matches!(code.mnemonic(), M::Shld | M::Shrd) && code.op_code().operand_size() == 16
+}
+
+/// A count for `short_double_shift` encodings: 0..=16 in the low five bits, random above them
+/// (the instruction masks them off).
+fn short_count(rng: &mut Rng) -> u64 {
+    rng.below(17) | rng.next() & !31
 }
 
 /// Builds a random instance of `code`, or None if its operands are not ones we generate.
@@ -337,6 +379,7 @@ fn instance(rng: &mut Rng, code: Code) -> Option<(Vec<u8>, Option<Register>)> {
                 }
             }
             K::mm_reg | K::mm_rm => Op::R(mm(rng.below(8))),
+            K::imm8 if short_double_shift(code) => Op::I(short_count(rng) as i8 as i32),
             K::imm8 | K::imm8sex16 | K::imm8sex32 | K::imm8sex64 => Op::I(rng.next() as i8 as i32),
             K::imm16 => Op::I(rng.next() as i16 as i32),
             K::imm32 | K::imm32sex64 => Op::I(rng.value() as i32),
@@ -382,8 +425,6 @@ fn codes_for(class: &[M]) -> Vec<Code> {
                 && emu_x86::advertised(*c, false)
                 && oc.encoding() == iced_x86::EncodingKind::Legacy
                 && oc.mode64()
-                // 16-bit SHLD/SHRD with counts above 16 are undefined.
-                && !(matches!(c.mnemonic(), M::Shld | M::Shrd) && oc.operand_size() == 16)
                 // MMX forms have their own class (`mmxdiff`), with the x87 state compared.
                 && !(0..oc.op_count()).any(|n| matches!(oc.op_kind(n), K::mm_or_mem | K::mm_reg | K::mm_rm))
         })
@@ -403,6 +444,10 @@ fn make_cases(rng: &mut Rng, class: &[M], n: usize) -> Vec<Case> {
         }
         if let Some(b) = base {
             init.gpr[b as usize - Register::RAX as usize] = DATA + rng.below(256);
+        }
+        if short_double_shift(code) {
+            // The CL forms' count (CX may also be an operand; its value is then this one).
+            init.gpr[1] = short_count(rng);
         }
         if matches!(code.mnemonic(), M::Bt | M::Bts | M::Btr | M::Btc) {
             // Keep register bit offsets into memory inside the data area.
@@ -531,7 +576,8 @@ fn check_class(name: &str, class: &[M]) {
     check_cases(name, &cases);
 }
 
-fn check_x87_class(name: &str, make: fn(&mut Rng) -> Case) {
+/// A class whose cases come from a generator function (whole programs, not single encodings).
+fn check_generated_class(name: &str, make: fn(&mut Rng) -> Case) {
     let (mut rng, n) = class_rng(name);
     let cases: Vec<Case> = (0..n).map(|_| make(&mut rng)).collect();
     check_cases(name, &cases);
@@ -549,8 +595,11 @@ fn check_cases(name: &str, cases: &[Case]) {
     let mut failures = Vec::new();
     for (c, nat) in cases.iter().zip(&native) {
         let (emu, mut data, vector) = run_emu(&mut cpu, &mut bus, c);
-        let dis =
-            if c.loose.is_some() { x87diff::disassemble(&c.bytes) } else { format!("{:?} {:02x?}", c.code, c.bytes) };
+        let dis = if c.loose.is_some() {
+            x87diff::disassemble(&c.bytes, &c.data)
+        } else {
+            format!("{:?} {:02x?}", c.code, c.bytes)
+        };
         if nat.signal != 0 || vector.is_some() {
             // Both must fault, with matching kinds: SIGFPE = #DE, SIGILL = #UD, SIGSEGV/SIGBUS =
             // #GP or #PF.
@@ -565,7 +614,7 @@ fn check_cases(name: &str, cases: &[Case]) {
         }
         let mut want = nat.state;
         want.gpr[4] = 0;
-        let mask = defined_flags(c.mnemonic) | 0x400;
+        let mask = defined_flags(c.mnemonic) | shift_count_flags(c) | 0x400;
         let mut diffs = Vec::new();
         for r in 0..16 {
             if want.gpr[r] != emu.gpr[r] {
@@ -798,16 +847,30 @@ fn differential_against_host_cpu() {
         }
     }
     type Make = fn(&mut Rng) -> Case;
-    let x87: &[(&str, Make)] =
-        &[("x87", x87diff::sequence), ("x87-trans", x87diff::transcendental), ("mmx", mmxdiff::case)];
-    for (name, make) in x87 {
+    let generated: &[(&str, Make)] = &[
+        ("string", stringdiff::case),
+        ("x87", x87diff::sequence),
+        ("x87-trans", x87diff::transcendental),
+        ("mmx", mmxdiff::case),
+    ];
+    for (name, make) in generated {
         if only.as_deref().is_some_and(|o| o != *name) {
             continue;
         }
-        if let Err(e) = std::panic::catch_unwind(|| check_x87_class(name, *make)) {
+        if let Err(e) = std::panic::catch_unwind(|| check_generated_class(name, *make)) {
             let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
             eprintln!("{msg}");
             failed.push(*name);
+        }
+    }
+    // Exhaustive, so not scaled by EMU_X86_DIFF_CASES (the seed varies the control words).
+    if only.as_deref().is_none_or(|o| o == "x87-specials") {
+        let (mut rng, _) = class_rng("x87-specials");
+        let cases = x87diff::specials(&mut rng);
+        if let Err(e) = std::panic::catch_unwind(|| check_cases("x87-specials", &cases)) {
+            let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+            eprintln!("{msg}");
+            failed.push("x87-specials");
         }
     }
     assert!(failed.is_empty(), "classes with differences: {failed:?}");

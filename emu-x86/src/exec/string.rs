@@ -4,12 +4,16 @@
 //! RDI and RCX describing the work done and RIP at the instruction: the handler fixes the
 //! page and the instruction resumes where it stopped. Long REPs also stop every few thousand
 //! elements and re-execute, so interrupts and the budget are not held off.
+//!
+//! With the address-size prefix (0x67) the instructions use ESI, EDI and ECX: addresses are
+//! their zero-extended values, and every update writes the 32-bit register (clearing the upper
+//! half, as any 32-bit register write does); a REP with ECX = 0 leaves RCX alone.
 
 use super::Res;
 use crate::bus::Bus;
 use crate::cpu::{Cpu, FS, GS};
 use crate::flags::{FlagOp, DF};
-use iced_x86::{Instruction, Mnemonic as M, Register};
+use iced_x86::{Instruction, Mnemonic as M, OpKind, Register};
 
 /// Elements per execution of a REP instruction before it yields.
 const REP_CHUNK: u32 = 4096;
@@ -64,41 +68,45 @@ impl Cpu {
             _ => 0,
         };
         let rep = i.has_rep_prefix() || i.has_repne_prefix();
+        // 64-bit mode has 64-bit or (0x67) 32-bit addresses; the decoder names the registers.
+        let a32 = (0..i.op_count()).any(|n| matches!(i.op_kind(n), OpKind::MemorySegESI | OpKind::MemoryESEDI));
+        let amask = if a32 { 0xffff_ffff } else { u64::MAX };
         let step = if self.flags.bits & DF != 0 { (size as u64).wrapping_neg() } else { size as u64 };
+        let step = |r: u64| r.wrapping_add(step) & amask;
         let mut done = 0u32;
         loop {
-            if rep && self.gpr[1] == 0 {
+            if rep && self.gpr[1] & amask == 0 {
                 return Ok(());
             }
-            let (rsi, rdi) = (self.gpr[6], self.gpr[7]);
+            let (rsi, rdi) = (self.gpr[6] & amask, self.gpr[7] & amask);
             match kind {
                 Kind::Movs => {
                     let v = self.read(bus, src_base.wrapping_add(rsi), size)?;
                     self.write(bus, rdi, size, v)?;
-                    self.gpr[6] = rsi.wrapping_add(step);
-                    self.gpr[7] = rdi.wrapping_add(step);
+                    self.gpr[6] = step(rsi);
+                    self.gpr[7] = step(rdi);
                 }
                 Kind::Stos => {
                     self.write(bus, rdi, size, self.gpr[0])?;
-                    self.gpr[7] = rdi.wrapping_add(step);
+                    self.gpr[7] = step(rdi);
                 }
                 Kind::Lods => {
                     let v = self.read(bus, src_base.wrapping_add(rsi), size)?;
                     self.set_acc(size, v);
-                    self.gpr[6] = rsi.wrapping_add(step);
+                    self.gpr[6] = step(rsi);
                 }
                 Kind::Scas => {
                     let m = self.read(bus, rdi, size)?;
                     let a = self.gpr[0];
                     self.flags.set_lazy(FlagOp::Sub, size, a, m, a.wrapping_sub(m));
-                    self.gpr[7] = rdi.wrapping_add(step);
+                    self.gpr[7] = step(rdi);
                 }
                 Kind::Cmps => {
                     let a = self.read(bus, src_base.wrapping_add(rsi), size)?;
                     let b = self.read(bus, rdi, size)?;
                     self.flags.set_lazy(FlagOp::Sub, size, a, b, a.wrapping_sub(b));
-                    self.gpr[6] = rsi.wrapping_add(step);
-                    self.gpr[7] = rdi.wrapping_add(step);
+                    self.gpr[6] = step(rsi);
+                    self.gpr[7] = step(rdi);
                 }
                 Kind::Ins => {
                     // Probe first so a faulting destination does not consume port input.
@@ -106,19 +114,19 @@ impl Cpu {
                     let v = bus.io_in(self.gpr[2] as u16, size);
                     self.after_device_access(bus);
                     self.write(bus, rdi, size, v as u64)?;
-                    self.gpr[7] = rdi.wrapping_add(step);
+                    self.gpr[7] = step(rdi);
                 }
                 Kind::Outs => {
                     let v = self.read(bus, src_base.wrapping_add(rsi), size)?;
                     bus.io_out(self.gpr[2] as u16, size, v as u32);
                     self.after_device_access(bus);
-                    self.gpr[6] = rsi.wrapping_add(step);
+                    self.gpr[6] = step(rsi);
                 }
             }
             if !rep {
                 return Ok(());
             }
-            self.gpr[1] = self.gpr[1].wrapping_sub(1);
+            self.gpr[1] = self.gpr[1].wrapping_sub(1) & amask;
             if matches!(kind, Kind::Scas | Kind::Cmps) {
                 let zf = self.flags.zf();
                 if (i.has_rep_prefix() && !zf) || (i.has_repne_prefix() && zf) {
@@ -126,13 +134,13 @@ impl Cpu {
                 }
             }
             done += 1;
-            if done >= REP_CHUNK && self.gpr[1] != 0 {
+            if done >= REP_CHUNK && self.gpr[1] & amask != 0 {
                 // Yield: run the same instruction again next time.
                 self.rip = self.vbase.wrapping_add(i.ip());
                 self.stop_block = true;
                 return Ok(());
             }
-            if self.exit.is_some() && self.gpr[1] != 0 {
+            if self.exit.is_some() && self.gpr[1] & amask != 0 {
                 self.rip = self.vbase.wrapping_add(i.ip());
                 return Ok(());
             }

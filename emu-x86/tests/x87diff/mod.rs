@@ -7,7 +7,7 @@
 //! rounding direction) there.
 
 use super::{Case, Rng, State, DATA, DATA_LEN};
-use iced_x86::{Code, Encoder, Instruction, MemoryOperand, Mnemonic as M, Register};
+use iced_x86::{Code, Encoder, Instruction, MemoryOperand, MemorySize, Mnemonic as M, Register};
 
 /// Transcendental results may differ from this machine's by this many ulps.
 pub const ULPS: u64 = 2;
@@ -68,14 +68,29 @@ impl Loose {
     }
 }
 
-/// The instruction sequence, by iced code name.
-pub fn disassemble(bytes: &[u8]) -> String {
+/// The instruction sequence, by iced code name, with the initial value of the floating-point
+/// memory operands the instructions read.
+pub fn disassemble(bytes: &[u8], data: &[u8; DATA_LEN]) -> String {
     let mut d = iced_x86::Decoder::with_ip(64, bytes, super::CODE, iced_x86::DecoderOptions::NONE);
     let mut v = Vec::new();
     while d.can_decode() {
         let i = d.decode();
-        let disp =
-            if i.memory_base() == Register::RBX { format!("[{}]", i.memory_displacement64()) } else { String::new() };
+        let disp = if i.memory_base() == Register::RBX {
+            let o = i.memory_displacement64() as usize;
+            let le = |n: usize| data[o..o + n].iter().rev().map(|b| format!("{b:02x}")).collect::<String>();
+            match i.memory_size() {
+                _ if matches!(i.mnemonic(), M::Fst | M::Fstp) => format!("[{o}]"),
+                MemorySize::Float32 => format!("[{o}]={}", le(4)),
+                MemorySize::Float64 => format!("[{o}]={}", le(8)),
+                MemorySize::Float80 => {
+                    let (se, sig) = ext(&data[o..o + 10]);
+                    format!("[{o}]={se:04x}:{sig:016x}")
+                }
+                _ => format!("[{o}]"),
+            }
+        } else {
+            String::new()
+        };
         if i.code() != Code::Fldz || v.len() > 9 {
             v.push(format!("{:?}{disp}", i.code()));
         }
@@ -411,6 +426,119 @@ pub fn sequence(rng: &mut Rng) -> Case {
         data: fill_data(rng),
         loose: Some(Loose { ignore: vec![(s + 12, s + 28), (e + 12, e + 28)], approx: vec![], no_c1: vec![] }),
     }
+}
+
+/// Extended values of every class (both signs are used): zero, denormal, pseudo-denormal,
+/// smallest normal, ordinary numbers, a large one, infinity, QNaN, SNaN, unnormal.
+const SPECIALS: [(u16, u64); 11] = [
+    (0, 0),
+    (0, 1),
+    (0, 0x8000_0000_0000_0001),
+    (1, 1 << 63),
+    (0x3fff, 1 << 63),
+    (0x4000, 0xc000_0000_0000_0000),
+    (0x4045, 0x8000_0000_0000_0001),
+    (0x7fff, 1 << 63),
+    (0x7fff, 0xc000_0000_0000_0001),
+    (0x7fff, 0x8000_0000_0000_0001),
+    (0x3fff, 0x4000_0000_0000_0000),
+];
+
+/// The "x87-specials" class: every pair of `SPECIALS` (signed) as ST(0) and ST(1) through each
+/// of these instructions (the unary ones once per ST(0)); FNSAVE. Exhaustive, so rare operand
+/// combinations are always covered (FSCALE of a denormal by an infinity once missed its DE);
+/// the random control word (precision, rounding) comes from `rng`.
+pub fn specials(rng: &mut Rng) -> Vec<Case> {
+    use Code as C;
+    let binary = [
+        C::Fscale,
+        C::Fprem,
+        C::Fprem1,
+        C::Fadd_st0_sti,
+        C::Fsub_st0_sti,
+        C::Fmul_st0_sti,
+        C::Fdiv_st0_sti,
+        C::Fdivr_st0_sti,
+        C::Fcom_st0_sti,
+        C::Fucom_st0_sti,
+        C::Fcomi_st0_sti,
+        C::Fucomi_st0_sti,
+    ];
+    let unary = [C::Fsqrt, C::Fxtract, C::Frndint, C::Ftst, C::Fxam, C::Fchs, C::Fabs];
+    let values: Vec<(u16, u64)> = SPECIALS.iter().flat_map(|&(e, m)| [(e, m), (e | 0x8000, m)]).collect();
+    let mut cases = Vec::new();
+    for code in binary {
+        let ins = match code.op_code().op_count() {
+            0 => Instruction::with(code),
+            _ => Instruction::with2(code, Register::ST0, Register::ST1).unwrap(),
+        };
+        for &a in &values {
+            for &b in &values {
+                cases.push(pair_case(rng, ins, Some(a), b));
+            }
+        }
+    }
+    for code in unary {
+        let ins = Instruction::with(code);
+        // Also once on an empty ST(0): a stack underflow.
+        for a in values.iter().map(|&a| Some(a)).chain([None]) {
+            cases.push(pair_case(rng, ins, a, (0, 0)));
+        }
+    }
+    // Memory operands of every single/double class (denormals are reported from memory, the
+    // way the missed DE was first suspected to be) against every ST(0), empty included.
+    let f32s = [0u64, 1, 0x7f_ffff, 0x80_0000, 0x3f80_0000, 0x7f80_0000, 0x7fc0_0000, 0x7f80_0001];
+    let f64s = [0u64, 1, 0x10_0000_0000_0000, 0x3ff0_0000_0000_0000, 0x7ff0_0000_0000_0000, 0x7ff0_0000_0000_0001];
+    let single = [C::Fadd_m32fp, C::Fsub_m32fp, C::Fmul_m32fp, C::Fdiv_m32fp, C::Fcom_m32fp, C::Fld_m32fp];
+    let double = [C::Fadd_m64fp, C::Fsubr_m64fp, C::Fmul_m64fp, C::Fdivr_m64fp, C::Fcomp_m64fp, C::Fld_m64fp];
+    for (codes, bits, sign) in [(&single, &f32s[..], 1u64 << 31), (&double, &f64s[..], 1 << 63)] {
+        for &code in codes {
+            let ins = Instruction::with1(code, mem(SLOTS + 16)).unwrap();
+            for m in bits.iter().flat_map(|&m| [m, m | sign]) {
+                for a in values.iter().map(|&a| Some(a)).chain([None]) {
+                    let mut c = pair_case(rng, ins, a, (0, 0));
+                    // The operand replaces ST(1)'s slot, which is then not loaded.
+                    c.bytes = encode(&case_list(ins, a, None));
+                    let o = SLOTS as usize + 16;
+                    c.data[o..o + 8].copy_from_slice(&m.to_le_bytes());
+                    cases.push(c);
+                }
+            }
+        }
+    }
+    cases
+}
+
+/// FLD b, FLD a (so ST(0) = a, ST(1) = b; without a, ST(0) is empty), the instruction, FNSAVE.
+fn pair_case(rng: &mut Rng, ins: Instruction, a: Option<(u16, u64)>, b: (u16, u64)) -> Case {
+    let mut data = fill_data(rng);
+    for (o, (se, sig)) in [(SLOTS as usize, a.unwrap_or_default()), (SLOTS as usize + 16, b)] {
+        data[o..o + 8].copy_from_slice(&sig.to_le_bytes());
+        data[o + 8..o + 10].copy_from_slice(&se.to_le_bytes());
+    }
+    let s = SAVE as usize;
+    Case {
+        bytes: encode(&case_list(ins, a, Some(b))),
+        mnemonic: M::Fcomi,
+        code: ins.code(),
+        init: init_state(rng),
+        data,
+        loose: Some(Loose { ignore: vec![(s + 12, s + 28)], approx: vec![], no_c1: vec![] }),
+    }
+}
+
+/// The program of `pair_case`: the loads of the values present (b from slot 1, then a from
+/// slot 0), `ins`, FNSAVE.
+fn case_list(ins: Instruction, a: Option<(u16, u64)>, b: Option<(u16, u64)>) -> Vec<Instruction> {
+    let mut list = start();
+    for (o, v) in [(SLOTS + 16, b), (SLOTS, a)] {
+        if v.is_some() {
+            list.push(Instruction::with1(Code::Fld_m80fp, mem(o)).unwrap());
+        }
+    }
+    list.push(ins);
+    list.push(Instruction::with1(Code::Fnsave_m108byte, mem(SAVE)).unwrap());
+    list
 }
 
 /// Values of the form the transcendental instructions are documented for.

@@ -29,8 +29,12 @@ pub fn prem(c: &mut Ctx, a: F80, b: F80, nearest: bool) -> Rem {
     if ca == Class::Denormal || cb == Class::Denormal {
         c.flags |= DE;
     }
-    if ca == Class::Zero || cb == Class::Inf {
+    if ca == Class::Zero {
         return done(a);
+    }
+    if cb == Class::Inf {
+        // |a| < |b|: a is the remainder, a pseudo-denormal in its normal encoding (as below).
+        return done(c.reround(a, EXT));
     }
     let (sa, ea, ma) = a.unpack();
     let (_, eb, mb) = b.unpack();
@@ -63,15 +67,16 @@ pub fn scale(c: &mut Ctx, a: F80, b: F80) -> F80 {
         return r;
     }
     let (ca, cb) = (a.class(), b.class());
-    if cb == Class::Inf {
-        return match (ca, b.sign()) {
-            (Class::Zero, false) | (Class::Inf, true) => c.invalid(),
-            (_, false) => F80::inf(a.sign()),
-            _ => F80::zero(a.sign()),
-        };
+    if cb == Class::Inf && matches!((ca, b.sign()), (Class::Zero, false) | (Class::Inf, true)) {
+        // 0 * 2^+inf and inf * 2^-inf.
+        return c.invalid();
     }
+    // Checked before the infinite scales: a denormal scaled by +-inf still reports DE.
     if ca == Class::Denormal || cb == Class::Denormal {
         c.flags |= DE;
+    }
+    if cb == Class::Inf {
+        return if b.sign() { F80::zero(a.sign()) } else { F80::inf(a.sign()) };
     }
     if ca == Class::Zero || ca == Class::Inf {
         return a;
@@ -131,5 +136,40 @@ mod tests {
         assert_eq!(scale(&mut c, from_i64(3), from_i64(4)), from_i64(48));
         let (e, s) = extract(&mut c, from_i64(48));
         assert_eq!((e, s), (from_i64(5), F80::new(false, 0x3fff, 0xc000_0000_0000_0000)));
+    }
+
+    /// The remainder of a finite value by an infinity is the value, a pseudo-denormal in its
+    /// normal encoding (the x87-specials differential class found it returned unchanged).
+    #[test]
+    fn remainder_by_infinity() {
+        for nearest in [false, true] {
+            let mut c = Ctx::new(0, 64);
+            let r = prem(&mut c, F80::new(true, 0, 0x8000_0000_0000_0001), F80::inf(false), nearest);
+            assert_eq!(r.r, F80::new(true, 1, 0x8000_0000_0000_0001));
+            assert_eq!(c.flags, DE);
+            let r = prem(&mut c, from_i64(-7), F80::inf(true), nearest);
+            assert_eq!((r.r, r.q, r.incomplete), (from_i64(-7), 0, false));
+        }
+    }
+
+    /// A denormal (or pseudo-denormal) scaled by an infinity gives zero or infinity and still
+    /// reports DE, as the hardware does (differential seed 99 found the missing DE).
+    #[test]
+    fn scale_denormal_by_infinity() {
+        for sig in [1, 0x8000_0000_0000_0001, 0xbf80_0000_7f80_0001] {
+            let d = F80::new(false, 0, sig);
+            for (inf, want) in [(F80::inf(true), F80::zero(false)), (F80::inf(false), F80::inf(false))] {
+                let mut c = Ctx::new(0, 64);
+                assert_eq!(scale(&mut c, d, inf), want);
+                assert_eq!(c.flags, DE, "{sig:#x}");
+            }
+        }
+        // No DE where nothing is denormal: 0 * 2^+inf is invalid, 1 * 2^-inf is +0.
+        let mut c = Ctx::new(0, 64);
+        assert_eq!(scale(&mut c, F80::zero(false), F80::inf(false)), super::super::f80::INDEFINITE);
+        assert_eq!(c.flags, super::super::f80::IE);
+        let mut c = Ctx::new(0, 64);
+        assert_eq!(scale(&mut c, from_i64(1), F80::inf(true)), F80::zero(false));
+        assert_eq!(c.flags, 0);
     }
 }
