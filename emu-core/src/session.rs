@@ -45,6 +45,9 @@ pub trait Machine {
     fn console_tail(&self) -> String;
     /// Retired guest instructions so far.
     fn instructions(&self) -> u64;
+    /// Frees what the machine can rebuild on demand (decoded-instruction caches) and zeroes its
+    /// storage: called before the snapshot, which stores every non-zero byte of linear memory.
+    fn drop_caches(&mut self) {}
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -39,6 +39,7 @@ fn prepare(mut bundle: Bundle, build: BuildFn, host: &mut dyn Host) -> Result<Vm
     let mut booted = false;
     if bundle.snapshot {
         session::preboot(machine.as_mut(), host, MAX_PREBOOT_INSTRUCTIONS).map_err(|e| e.to_string())?;
+        machine.drop_caches();
         booted = true;
     }
     Ok(VmState { machine, image: bundle.config, booted })

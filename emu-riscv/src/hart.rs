@@ -4,9 +4,9 @@
 //! `mmu.rs`), everything else as MMIO. The interpreter loop (fetch, decode cache, the fast
 //! integer paths) is in `interp.rs`; [`Hart::execute`] here implements every instruction.
 
+use crate::blocks::BlockCache;
 use crate::csr::{mstatus, Csrs};
 use crate::decode::{Insn, Op};
-use crate::interp::{new_icache, ISlot, ICACHE_BITS};
 use crate::mmu::{Access, Tlb};
 use emu_core::GuestRam;
 
@@ -122,10 +122,14 @@ pub struct Hart {
     pub wfi: bool,
     /// Effective privilege of loads and stores (MPRV/MPP applied).
     pub(crate) ls_priv: u8,
+    /// The privilege bits of a TLB tag for loads and stores ([`crate::mmu`]), kept with
+    /// `ls_priv`.
+    pub(crate) ls_tag: u64,
     pub(crate) reservation: Option<u64>,
     /// Inline rather than boxed: one pointer load less on every load and store.
     pub(crate) tlb: Tlb,
-    pub(crate) icache: Box<[ISlot; 1 << ICACHE_BITS]>,
+    /// Decoded instruction blocks ([`crate::interp`]).
+    pub(crate) blocks: BlockCache,
 }
 
 impl Default for Hart {
@@ -147,9 +151,10 @@ impl Hart {
             sbi_in_machine: false,
             wfi: false,
             ls_priv: PRV_M,
+            ls_tag: crate::mmu::tag_bits(PRV_M),
             reservation: None,
             tlb: Tlb::default(),
-            icache: new_icache(),
+            blocks: BlockCache::new(),
         };
         h.csr.stimecmp = u64::MAX;
         h
@@ -161,6 +166,7 @@ impl Hart {
         } else {
             self.prv
         };
+        self.ls_tag = crate::mmu::tag_bits(self.ls_priv);
     }
 
     pub fn set_priv(&mut self, prv: u8) {
@@ -379,8 +385,8 @@ impl Hart {
                 self.rd(rd, v as i32 as i64 as u64)
             }
             Op::Fence => {}
-            // Decoding is keyed by instruction bits, so there is nothing to flush.
-            Op::FenceI => {}
+            // Later fetches must see earlier stores: decoded blocks may be stale.
+            Op::FenceI => self.blocks.flush(),
             Op::Ecall => {
                 return Err(match self.prv {
                     PRV_U => Exception::EcallFromU,

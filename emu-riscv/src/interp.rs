@@ -1,15 +1,13 @@
-//! The interpreter loop: fetch, decode cache and dispatch.
+//! The interpreter loop: fetch, decoded blocks and dispatch.
 //!
-//! Fetch: while pc stays in one virtual page, fetches skip the TLB (the "fetch window", valid
-//! until the next privileged instruction or trap, which are the only things that change
-//! translation or privilege; page table stores without SFENCE.VMA need not be seen, as with
-//! the TLB).
+//! Fetch: while pc stays in one virtual page, finding its RAM offset skips the TLB (the "fetch
+//! window", valid until the next privileged instruction or trap, which are the only things that
+//! change translation or privilege; page table stores without SFENCE.VMA need not be seen, as
+//! with the TLB).
 //!
-//! Decode: decoded instructions live in a direct-mapped cache indexed by the instruction's RAM
-//! offset. Every slot holds the 32-bit word it was decoded from, and a fetch compares that word
-//! with RAM. Decoding is a pure function of the word, so a hit is always right:
-//! self-modifying code and DMA into code pages need no invalidation at all, at the price of
-//! one load and compare per instruction.
+//! Decode: instructions run from decoded blocks ([`crate::blocks`]), looked up by RAM offset once
+//! per block; inside a block the loop only steps through the decoded array. FENCE.I drops
+//! every block.
 //!
 //! Dispatch: the unprivileged integer instructions (RV64IM without FENCE/ECALL/EBREAK) run
 //! here with pc in a local; everything else goes through [`Hart::execute`], which implements
@@ -21,43 +19,25 @@
 //! instructions and through MMIO accesses (a control transfer follows soon), and the global
 //! enables only through privileged instructions and traps.
 
+use crate::blocks::BlockRef;
 use crate::decode::{decode, Insn, Op};
 use crate::hart::{Bus, Exception, Exit, Hart};
 
-/// Decoded-instruction cache: 2^16 slots, one per halfword of a 128 KiB window of RAM.
-pub(crate) const ICACHE_BITS: u32 = 16;
-
-/// One decoded-instruction cache slot. Invariant: `insn == decode(word)`.
-#[derive(Clone, Copy)]
-pub(crate) struct ISlot {
-    word: u32,
-    insn: Insn,
-}
-
-/// The decode cache, every slot valid (for the word 0).
-pub(crate) fn new_icache() -> Box<[ISlot; 1 << ICACHE_BITS]> {
-    match vec![ISlot { word: 0, insn: decode(0) }; 1 << ICACHE_BITS].into_boxed_slice().try_into() {
-        Ok(slots) => slots,
-        Err(_) => unreachable!("the vector has exactly 1 << ICACHE_BITS slots"),
-    }
-}
-
-/// The RAM offset of an empty fetch window: beyond any RAM, so its bounds check fails and the
-/// fetch takes the slow path, and far enough from usize::MAX that adding a page offset cannot
+/// The RAM offset of an empty fetch window: beyond any RAM, so block lookups miss and the fetch
+/// takes the slow path, and far enough from usize::MAX that adding a page offset cannot
 /// overflow.
 const NO_WINDOW: usize = usize::MAX - 8192;
 
-/// The 32-bit word at `po` in the fetch window, if `po` leaves room for it in the page and
-/// the window is not empty.
-#[inline(always)]
-fn fetch_word(ram: &[u8], win_ram: usize, po: u64) -> Option<u32> {
-    if po > 4092 {
-        return None;
-    }
-    // `off` cannot overflow (win_ram <= NO_WINDOW); get(off..) then first_chunk costs two
-    // compares, one fewer than get(off..off + 4).
-    let off = win_ram + po as usize;
-    Some(u32::from_le_bytes(*ram.get(off..)?.first_chunk::<4>()?))
+/// How [`Hart::run_blocks`] stopped.
+enum BlockEnd {
+    /// At the end of a block, or after a control transfer, with no next block at hand: the
+    /// next pc.
+    Next(u64),
+    /// The instruction at `pc` raised `e`.
+    Fault { pc: u64, e: Exception },
+    /// The instruction at `pc` is left to [`Hart::execute`]; `k` is the arena index after it
+    /// and `rest` the number of instructions after it in its block (and the budget).
+    Slow { k: u32, rest: u32, pc: u64 },
 }
 
 /// Whether `op` may change translation, privilege, interrupt state or the counters, or wait:
@@ -80,6 +60,17 @@ impl Hart {
         false
     }
 
+    /// Drops every decoded block (FENCE.I, and whoever rewrites guest code behind the hart's
+    /// back, such as tests and loaders).
+    pub fn flush_decoded(&mut self) {
+        self.blocks.flush();
+    }
+
+    /// Drops every decoded block and zeroes their storage (before a snapshot of linear memory).
+    pub fn clear_decoded(&mut self) {
+        self.blocks.clear();
+    }
+
     /// Runs up to `budget` instructions.
     pub fn run<B: Bus>(&mut self, bus: &mut B, budget: u64) -> Exit {
         let mut left = budget;
@@ -96,34 +87,122 @@ impl Hart {
         // fetching the trap handler itself) must still return to the machine, which detects it.
         let mut traps = 0u64;
 
-        // After a taken control transfer: interrupts that MMIO made pending.
-        macro_rules! after_jump {
-            () => {
-                if self.csr.mip & self.csr.mie != 0 {
+        'blocks: while left != 0 {
+            // A synchronous exception `e` (trap value `raw` for illegal instructions) of the
+            // instruction at pc, which does not retire.
+            macro_rules! trap {
+                ($e:expr, $raw:expr) => {{
+                    base = base.wrapping_sub(1);
                     self.pc = pc;
-                    if self.take_pending_interrupt() {
-                        pc = self.pc;
-                        win_ram = NO_WINDOW;
+                    self.take_exception($e, $raw);
+                    self.take_pending_interrupt();
+                    pc = self.pc;
+                    win_ram = NO_WINDOW;
+                    traps += 1;
+                    if traps >= budget {
+                        break 'blocks;
+                    }
+                    continue 'blocks;
+                }};
+            }
+            let po = pc.wrapping_sub(win_vbase);
+            let hit = if po < 4096 { self.blocks.lookup(win_ram.wrapping_add(po as usize)) } else { None };
+            let block = match hit {
+                Some(b) => b,
+                None => {
+                    self.pc = pc;
+                    match self.enter_block(bus, &mut win_vbase, &mut win_ram) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            left -= 1;
+                            trap!(e, 0)
+                        }
                     }
                 }
             };
-        }
-        // A synchronous exception of the instruction at pc (which does not retire).
-        macro_rules! fault {
-            ($e:expr) => {{
-                base = base.wrapping_sub(1);
-                self.pc = pc;
-                self.take_exception($e, 0);
-                self.take_pending_interrupt();
-                pc = self.pc;
-                win_ram = NO_WINDOW;
-                traps += 1;
-                if traps >= budget {
-                    break;
+            let mut block = block;
+            loop {
+                match self.run_blocks(bus, block, pc, &mut left, win_vbase, win_ram) {
+                    BlockEnd::Next(next) => {
+                        pc = next;
+                        // Interrupts that MMIO made pending.
+                        if self.csr.mip & self.csr.mie != 0 {
+                            self.pc = pc;
+                            if self.take_pending_interrupt() {
+                                pc = self.pc;
+                                win_ram = NO_WINDOW;
+                            }
+                        }
+                        continue 'blocks;
+                    }
+                    BlockEnd::Fault { pc: fault_pc, e } => {
+                        pc = fault_pc;
+                        trap!(e, 0)
+                    }
+                    BlockEnd::Slow { k, rest, pc: slow_pc } => {
+                        // Through the reference implementation, which reads pc and possibly
+                        // instret, and may change both.
+                        pc = slow_pc;
+                        let i = self.blocks.op(k - 1);
+                        let next = pc.wrapping_add(i.len as u64);
+                        self.pc = pc;
+                        self.instret = base.wrapping_add(budget - left - 1);
+                        match self.execute(bus, i) {
+                            Ok(()) => {
+                                // Retired; instret may have been written (minstret).
+                                base = self.instret.wrapping_add(1).wrapping_sub(budget - left);
+                                pc = self.pc;
+                                if !is_privileged(i.op) && pc == next {
+                                    // Went on in line (FP, AMO, division...): the rest of the
+                                    // block follows.
+                                    if rest == 0 || left == 0 {
+                                        continue 'blocks;
+                                    }
+                                    block = BlockRef { start: k, len: rest };
+                                    continue;
+                                }
+                                if self.wfi {
+                                    self.instret = base.wrapping_add(budget - left);
+                                    return Exit::Wfi;
+                                }
+                                win_ram = NO_WINDOW;
+                                if self.take_pending_interrupt() {
+                                    pc = self.pc;
+                                }
+                                continue 'blocks;
+                            }
+                            Err(Exception::EcallFromS) if self.sbi_in_machine => {
+                                // Not retired: the machine's SBI steps past it.
+                                base = base.wrapping_sub(1);
+                                self.instret = base.wrapping_add(budget - left);
+                                return Exit::Sbi;
+                            }
+                            Err(e) => trap!(e, i.raw),
+                        }
+                    }
                 }
-                continue;
-            }};
+            }
         }
+        self.pc = pc;
+        self.instret = base.wrapping_add(budget - left);
+        Exit::Budget
+    }
+
+    /// Runs decoded blocks, starting with `block` at `pc`, and goes on to the next block
+    /// while it is in the fetch window's page and cached, no interrupt is pending and budget is
+    /// left. Stops early when an instruction traps or needs [`Hart::execute`]; `left` is then
+    /// the budget left after that instruction. Its own function with few live values, so they
+    /// stay in registers.
+    #[inline(never)]
+    fn run_blocks<B: Bus>(
+        &mut self,
+        bus: &mut B,
+        block: BlockRef,
+        mut pc: u64,
+        left: &mut u64,
+        win_vbase: u64,
+        win_ram: usize,
+    ) -> BlockEnd {
         // Writes rd; x0 is written too and then cleared, which is cheaper than a branch.
         macro_rules! wr {
             ($rd:expr, $v:expr) => {{
@@ -132,188 +211,144 @@ impl Hart {
                 self.x[0] = 0;
             }};
         }
-
-        while left != 0 {
-            let po = pc.wrapping_sub(win_vbase);
-            let i = match fetch_word(bus.ram().as_slice(), win_ram, po) {
-                Some(w) => self.decode_cached(win_ram + po as usize, w),
-                None => {
-                    self.pc = pc;
-                    match self.fetch_slow(bus, &mut win_vbase, &mut win_ram) {
-                        Ok(i) => i,
-                        Err(e) => {
-                            left -= 1;
-                            base = base.wrapping_sub(1);
-                            self.take_exception(e, 0);
-                            self.take_pending_interrupt();
-                            pc = self.pc;
-                            win_ram = NO_WINDOW;
-                            traps += 1;
-                            if traps >= budget {
-                                break;
-                            }
-                            continue;
-                        }
-                    }
+        // The whole block is charged up front; an exit before its end gives back what did not
+        // run. A block cut short by the budget is looked up again from the middle next time
+        // (as a block of its own).
+        let mut budget = *left;
+        let mut k = block.start;
+        let mut end = k + (block.len as u64).min(budget) as u32;
+        budget -= u64::from(end - k);
+        loop {
+            while k != end {
+                let i = self.blocks.op(k);
+                k += 1;
+                let x1 = self.x[(i.rs1 & 31) as usize];
+                let imm = i.imm as i64 as u64;
+                let next = pc.wrapping_add(i.len as u64);
+                macro_rules! x2 {
+                    () => {
+                        self.x[(i.rs2 & 31) as usize]
+                    };
                 }
-            };
-            left -= 1;
-            let x1 = self.x[(i.rs1 & 31) as usize];
-            let imm = i.imm as i64 as u64;
-            let next = pc.wrapping_add(i.len as u64);
-            macro_rules! x2 {
-                () => {
-                    self.x[(i.rs2 & 31) as usize]
-                };
-            }
-            macro_rules! load {
-                ($size:expr) => {
-                    match self.load(bus, x1.wrapping_add(imm), $size) {
-                        Ok(v) => v,
-                        Err(e) => fault!(e),
-                    }
-                };
-            }
-            macro_rules! store {
-                ($size:expr) => {
-                    if let Err(e) = self.store(bus, x1.wrapping_add(imm), $size, x2!()) {
-                        fault!(e)
-                    }
-                };
-            }
-            macro_rules! branch {
-                ($cond:expr) => {
-                    if $cond {
+                macro_rules! load {
+                    ($size:expr) => {
+                        match self.load(bus, x1.wrapping_add(imm), $size) {
+                            Ok(v) => v,
+                            Err(e) => {
+                                *left = budget + u64::from(end - k);
+                                return BlockEnd::Fault { pc, e };
+                            }
+                        }
+                    };
+                }
+                macro_rules! store {
+                    ($size:expr) => {
+                        if let Err(e) = self.store(bus, x1.wrapping_add(imm), $size, x2!()) {
+                            *left = budget + u64::from(end - k);
+                            return BlockEnd::Fault { pc, e };
+                        }
+                    };
+                }
+                // Control transfers end their block.
+                macro_rules! branch {
+                    ($cond:expr) => {{
+                        pc = if $cond { pc.wrapping_add(imm) } else { next };
+                        break;
+                    }};
+                }
+                match i.op {
+                    Op::Addi => wr!(i.rd, x1.wrapping_add(imm)),
+                    Op::Lui => wr!(i.rd, imm),
+                    Op::Auipc => wr!(i.rd, pc.wrapping_add(imm)),
+                    Op::Jal => {
+                        wr!(i.rd, next);
                         pc = pc.wrapping_add(imm);
-                        after_jump!();
-                        continue;
+                        break;
                     }
-                };
-            }
-            match i.op {
-                Op::Addi => wr!(i.rd, x1.wrapping_add(imm)),
-                Op::Lui => wr!(i.rd, imm),
-                Op::Auipc => wr!(i.rd, pc.wrapping_add(imm)),
-                Op::Jal => {
-                    wr!(i.rd, next);
-                    pc = pc.wrapping_add(imm);
-                    after_jump!();
-                    continue;
-                }
-                Op::Jalr => {
-                    wr!(i.rd, next);
-                    pc = x1.wrapping_add(imm) & !1;
-                    after_jump!();
-                    continue;
-                }
-                Op::Beq => branch!(x1 == x2!()),
-                Op::Bne => branch!(x1 != x2!()),
-                Op::Blt => branch!((x1 as i64) < (x2!() as i64)),
-                Op::Bge => branch!((x1 as i64) >= (x2!() as i64)),
-                Op::Bltu => branch!(x1 < x2!()),
-                Op::Bgeu => branch!(x1 >= x2!()),
-                Op::Lb => wr!(i.rd, load!(1) as i8 as u64),
-                Op::Lh => wr!(i.rd, load!(2) as i16 as u64),
-                Op::Lw => wr!(i.rd, load!(4) as i32 as u64),
-                Op::Ld => wr!(i.rd, load!(8)),
-                Op::Lbu => wr!(i.rd, load!(1)),
-                Op::Lhu => wr!(i.rd, load!(2)),
-                Op::Lwu => wr!(i.rd, load!(4)),
-                Op::Sb => store!(1),
-                Op::Sh => store!(2),
-                Op::Sw => store!(4),
-                Op::Sd => store!(8),
-                Op::Slti => wr!(i.rd, ((x1 as i64) < (imm as i64)) as u64),
-                Op::Sltiu => wr!(i.rd, (x1 < imm) as u64),
-                Op::Xori => wr!(i.rd, x1 ^ imm),
-                Op::Ori => wr!(i.rd, x1 | imm),
-                Op::Andi => wr!(i.rd, x1 & imm),
-                Op::Slli => wr!(i.rd, x1 << (imm & 63)),
-                Op::Srli => wr!(i.rd, x1 >> (imm & 63)),
-                Op::Srai => wr!(i.rd, ((x1 as i64) >> (imm & 63)) as u64),
-                Op::Add => wr!(i.rd, x1.wrapping_add(x2!())),
-                Op::Sub => wr!(i.rd, x1.wrapping_sub(x2!())),
-                Op::Sll => wr!(i.rd, x1 << (x2!() & 63)),
-                Op::Slt => wr!(i.rd, ((x1 as i64) < (x2!() as i64)) as u64),
-                Op::Sltu => wr!(i.rd, (x1 < x2!()) as u64),
-                Op::Xor => wr!(i.rd, x1 ^ x2!()),
-                Op::Srl => wr!(i.rd, x1 >> (x2!() & 63)),
-                Op::Sra => wr!(i.rd, ((x1 as i64) >> (x2!() & 63)) as u64),
-                Op::Or => wr!(i.rd, x1 | x2!()),
-                Op::And => wr!(i.rd, x1 & x2!()),
-                Op::Addiw => wr!(i.rd, (x1 as i32).wrapping_add(imm as i32) as i64 as u64),
-                Op::Slliw => wr!(i.rd, ((x1 as u32) << (imm & 31)) as i32 as i64 as u64),
-                Op::Srliw => wr!(i.rd, ((x1 as u32) >> (imm & 31)) as i32 as i64 as u64),
-                Op::Sraiw => wr!(i.rd, ((x1 as i32) >> (imm & 31)) as i64 as u64),
-                Op::Addw => wr!(i.rd, (x1 as i32).wrapping_add(x2!() as i32) as i64 as u64),
-                Op::Subw => wr!(i.rd, (x1 as i32).wrapping_sub(x2!() as i32) as i64 as u64),
-                Op::Sllw => wr!(i.rd, ((x1 as u32) << (x2!() & 31)) as i32 as i64 as u64),
-                Op::Srlw => wr!(i.rd, ((x1 as u32) >> (x2!() & 31)) as i32 as i64 as u64),
-                Op::Sraw => wr!(i.rd, ((x1 as i32) >> (x2!() & 31)) as i64 as u64),
-                Op::Mul => wr!(i.rd, x1.wrapping_mul(x2!())),
-                Op::Mulw => wr!(i.rd, (x1 as i32).wrapping_mul(x2!() as i32) as i64 as u64),
-                _ => {
-                    // Everything else, through the reference implementation. It reads pc and
-                    // possibly instret, and may change both.
-                    self.pc = pc;
-                    self.instret = base.wrapping_add(budget - left - 1);
-                    let privileged = is_privileged(i.op);
-                    match self.execute(bus, i) {
-                        Ok(()) => {
-                            // Retired; instret may have been written (minstret).
-                            base = self.instret.wrapping_add(1).wrapping_sub(budget - left);
-                            pc = self.pc;
-                            if privileged {
-                                win_ram = NO_WINDOW;
-                                if self.wfi {
-                                    self.instret = base.wrapping_add(budget - left);
-                                    return Exit::Wfi;
-                                }
-                                if self.take_pending_interrupt() {
-                                    pc = self.pc;
-                                }
-                            } else if pc != next {
-                                after_jump!();
-                            }
-                        }
-                        Err(Exception::EcallFromS) if self.sbi_in_machine => {
-                            // Not retired: the machine's SBI steps past it.
-                            base = base.wrapping_sub(1);
-                            self.instret = base.wrapping_add(budget - left);
-                            return Exit::Sbi;
-                        }
-                        Err(e) => {
-                            base = base.wrapping_sub(1);
-                            self.take_exception(e, i.raw);
-                            self.take_pending_interrupt();
-                            pc = self.pc;
-                            win_ram = NO_WINDOW;
-                        }
+                    Op::Jalr => {
+                        wr!(i.rd, next);
+                        pc = x1.wrapping_add(imm) & !1;
+                        break;
                     }
-                    continue;
+                    Op::Beq => branch!(x1 == x2!()),
+                    Op::Bne => branch!(x1 != x2!()),
+                    Op::Blt => branch!((x1 as i64) < (x2!() as i64)),
+                    Op::Bge => branch!((x1 as i64) >= (x2!() as i64)),
+                    Op::Bltu => branch!(x1 < x2!()),
+                    Op::Bgeu => branch!(x1 >= x2!()),
+                    Op::Lb => wr!(i.rd, load!(1) as i8 as u64),
+                    Op::Lh => wr!(i.rd, load!(2) as i16 as u64),
+                    Op::Lw => wr!(i.rd, load!(4) as i32 as u64),
+                    Op::Ld => wr!(i.rd, load!(8)),
+                    Op::Lbu => wr!(i.rd, load!(1)),
+                    Op::Lhu => wr!(i.rd, load!(2)),
+                    Op::Lwu => wr!(i.rd, load!(4)),
+                    Op::Sb => store!(1),
+                    Op::Sh => store!(2),
+                    Op::Sw => store!(4),
+                    Op::Sd => store!(8),
+                    Op::Slti => wr!(i.rd, ((x1 as i64) < (imm as i64)) as u64),
+                    Op::Sltiu => wr!(i.rd, (x1 < imm) as u64),
+                    Op::Xori => wr!(i.rd, x1 ^ imm),
+                    Op::Ori => wr!(i.rd, x1 | imm),
+                    Op::Andi => wr!(i.rd, x1 & imm),
+                    Op::Slli => wr!(i.rd, x1 << (imm & 63)),
+                    Op::Srli => wr!(i.rd, x1 >> (imm & 63)),
+                    Op::Srai => wr!(i.rd, ((x1 as i64) >> (imm & 63)) as u64),
+                    Op::Add => wr!(i.rd, x1.wrapping_add(x2!())),
+                    Op::Sub => wr!(i.rd, x1.wrapping_sub(x2!())),
+                    Op::Sll => wr!(i.rd, x1 << (x2!() & 63)),
+                    Op::Slt => wr!(i.rd, ((x1 as i64) < (x2!() as i64)) as u64),
+                    Op::Sltu => wr!(i.rd, (x1 < x2!()) as u64),
+                    Op::Xor => wr!(i.rd, x1 ^ x2!()),
+                    Op::Srl => wr!(i.rd, x1 >> (x2!() & 63)),
+                    Op::Sra => wr!(i.rd, ((x1 as i64) >> (x2!() & 63)) as u64),
+                    Op::Or => wr!(i.rd, x1 | x2!()),
+                    Op::And => wr!(i.rd, x1 & x2!()),
+                    Op::Addiw => wr!(i.rd, (x1 as i32).wrapping_add(imm as i32) as i64 as u64),
+                    Op::Slliw => wr!(i.rd, ((x1 as u32) << (imm & 31)) as i32 as i64 as u64),
+                    Op::Srliw => wr!(i.rd, ((x1 as u32) >> (imm & 31)) as i32 as i64 as u64),
+                    Op::Sraiw => wr!(i.rd, ((x1 as i32) >> (imm & 31)) as i64 as u64),
+                    Op::Addw => wr!(i.rd, (x1 as i32).wrapping_add(x2!() as i32) as i64 as u64),
+                    Op::Subw => wr!(i.rd, (x1 as i32).wrapping_sub(x2!() as i32) as i64 as u64),
+                    Op::Sllw => wr!(i.rd, ((x1 as u32) << (x2!() & 31)) as i32 as i64 as u64),
+                    Op::Srlw => wr!(i.rd, ((x1 as u32) >> (x2!() & 31)) as i32 as i64 as u64),
+                    Op::Sraw => wr!(i.rd, ((x1 as i32) >> (x2!() & 31)) as i64 as u64),
+                    Op::Mul => wr!(i.rd, x1.wrapping_mul(x2!())),
+                    Op::Mulw => wr!(i.rd, (x1 as i32).wrapping_mul(x2!() as i32) as i64 as u64),
+                    _ => {
+                        *left = budget + u64::from(end - k);
+                        return BlockEnd::Slow { k, rest: end - k, pc };
+                    }
                 }
+                pc = next;
             }
-            pc = next;
+            // The next block, if it is at hand.
+            if budget == 0 || self.csr.mip & self.csr.mie != 0 {
+                break;
+            }
+            let po = pc.wrapping_sub(win_vbase);
+            if po >= 4096 {
+                break;
+            }
+            let Some(b) = self.blocks.lookup(win_ram + po as usize) else { break };
+            k = b.start;
+            end = k + (b.len as u64).min(budget) as u32;
+            budget -= u64::from(end - k);
         }
-        self.pc = pc;
-        self.instret = base.wrapping_add(budget - left);
-        Exit::Budget
+        *left = budget;
+        BlockEnd::Next(pc)
     }
 
-    /// The decoded instruction for the 32-bit `word` at RAM offset `off`.
-    #[inline(always)]
-    fn decode_cached(&mut self, off: usize, word: u32) -> Insn {
-        let slot = &mut self.icache[(off >> 1) & ((1 << ICACHE_BITS) - 1)];
-        if slot.word != word {
-            *slot = ISlot { word, insn: decode(word) };
-        }
-        slot.insn
-    }
-
-    /// Fetches and decodes the instruction at pc through the TLB, and points the fetch window
-    /// at pc's page.
+    /// Finds (or decodes) the block at pc through the TLB, and points the fetch window at pc's
+    /// page. An instruction straddling a page boundary runs as a one-instruction block.
     #[inline(never)]
-    fn fetch_slow<B: Bus>(&mut self, bus: &mut B, win_vbase: &mut u64, win_ram: &mut usize) -> Result<Insn, Exception> {
+    fn enter_block<B: Bus>(
+        &mut self,
+        bus: &mut B,
+        win_vbase: &mut u64,
+        win_ram: &mut usize,
+    ) -> Result<BlockRef, Exception> {
         let pc = self.pc;
         if pc & 1 != 0 {
             return Err(Exception::InstructionMisaligned(pc));
@@ -322,24 +357,24 @@ impl Hart {
         let po = pc & 0xfff;
         *win_vbase = pc & !0xfff;
         *win_ram = off - po as usize;
-        if let Some(w) = fetch_word(bus.ram().as_slice(), *win_ram, po) {
-            return Ok(self.decode_cached(off, w));
+        if let Some(b) = self.blocks.lookup(off) {
+            return Ok(b);
         }
-        // The last halfword of a page.
+        if let Some(b) = self.blocks.build(bus.ram().as_slice(), off) {
+            return Ok(b);
+        }
+        // A 32-bit instruction in the last halfword of a page: the second half may fault with
+        // tval = the address of that half.
         let ram = bus.ram().as_slice();
         let lo = u16::from_le_bytes([ram[off], ram[off + 1]]) as u32;
-        if lo & 3 != 3 {
-            return Ok(decode(lo));
-        }
-        // A 32-bit instruction straddling a page boundary: the second half may fault
-        // with tval = the address of that half... the spec allows reporting pc.
         let off2 = self.translate_fetch(bus, pc + 2).map_err(|e| match e {
             Exception::InstructionPageFault(_) => Exception::InstructionPageFault(pc + 2),
             Exception::InstructionAccessFault(_) => Exception::InstructionAccessFault(pc + 2),
             e => e,
         })?;
         let ram = bus.ram().as_slice();
-        Ok(decode(lo | (u16::from_le_bytes([ram[off2], ram[off2 + 1]]) as u32) << 16))
+        let insn: Insn = decode(lo | (u16::from_le_bytes([ram[off2], ram[off2 + 1]]) as u32) << 16);
+        Ok(self.blocks.scratch(insn))
     }
 }
 
@@ -352,6 +387,8 @@ mod tests {
     const CODE: u64 = BASE + 0x1000;
     /// Loads and stores are aimed here, so they hit RAM.
     const DATA: u64 = BASE + 0x8000;
+    /// A trap handler for the random programs.
+    const TRAP: u64 = BASE + 0x100;
 
     struct RamBus {
         ram: GuestRam,
@@ -392,6 +429,7 @@ mod tests {
         h.csr = Default::default();
         h.set_priv(crate::hart::PRV_M);
         h.flush_tlb();
+        h.flush_decoded();
     }
 
     /// Every instruction the loop runs inline gives the same registers, pc, instret, memory
@@ -453,5 +491,149 @@ mod tests {
             assert!(fast_bus.ram.as_slice() == slow_bus.ram.as_slice(), "{what}: memory differs");
             checked += 1;
         }
+    }
+
+    fn i_type(op: u32, f3: u32, rd: u32, rs1: u32, imm: i32) -> u32 {
+        ((imm as u32) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
+    }
+
+    fn b_type(f3: u32, rs1: u32, rs2: u32, off: i32) -> u32 {
+        let o = off as u32;
+        ((o >> 12 & 1) << 31)
+            | ((o >> 5 & 0x3f) << 25)
+            | (rs2 << 20)
+            | (rs1 << 15)
+            | (f3 << 12)
+            | ((o >> 1 & 0xf) << 8)
+            | ((o >> 11 & 1) << 7)
+            | 0x63
+    }
+
+    /// A machine-mode trap handler at `at`: steps mepc past the trapping instruction (2 or 4
+    /// bytes), or restarts at `restart` when the fetch itself failed (cause 0 or 1). Uses x30
+    /// and x31.
+    fn skipping_trap_handler(at: u64, restart: u64) -> Vec<u8> {
+        const MCAUSE: i32 = 0x342;
+        const MEPC: i32 = 0x341;
+        let words = [
+            i_type(0x73, 2, 30, 0, MCAUSE),                                      // csrr x30, mcause
+            i_type(0x13, 3, 30, 30, 2),                                          // sltiu x30, x30, 2
+            b_type(1, 30, 0, 40),                                                // bnez x30, restart (+40)
+            i_type(0x73, 2, 31, 0, MEPC),                                        // csrr x31, mepc
+            i_type(0x03, 5, 30, 31, 0),                                          // lhu x30, 0(x31)
+            i_type(0x13, 7, 30, 30, 3),                                          // andi x30, x30, 3
+            i_type(0x13, 0, 31, 31, 2),                                          // addi x31, x31, 2
+            i_type(0x13, 4, 30, 30, 3),                                          // xori x30, x30, 3
+            b_type(1, 30, 0, 8),                                                 // bnez x30, +8 (compressed: done)
+            i_type(0x13, 0, 31, 31, 2),                                          // addi x31, x31, 2
+            i_type(0x73, 1, 0, 31, MEPC),                                        // csrw mepc, x31
+            0x3020_0073,                                                         // mret
+            0x0000_0f97,                                                         // restart: auipc x31, 0
+            i_type(0x13, 0, 31, 31, (restart as i64 - (at as i64 + 48)) as i32), // addi x31, x31, restart - here
+            i_type(0x73, 1, 0, 31, MEPC),                                        // csrw mepc, x31
+            0x3020_0073,                                                         // mret
+        ];
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    /// Running a random program in one call (blocks chained, budget charged per block) and one
+    /// instruction per call give the same state after every number of instructions: block
+    /// boundaries, budget cuts, traps in the middle of a block and instructions handed to
+    /// [`Hart::execute`] in the middle of a block all keep pc, registers, memory and instret
+    /// exact.
+    #[test]
+    fn chained_blocks_match_single_steps() {
+        let mut rng = Rng(0x0123_4567_89ab_cdef);
+        let (mut retired, mut total) = (0, 0);
+        for round in 0..40 {
+            let mut code = Vec::new();
+            while code.len() < 0x600 {
+                let raw = rng.next() as u32;
+                let compressed = rng.next().is_multiple_of(3);
+                let word = if compressed { (raw & !3) | (rng.next() % 3) as u32 } else { raw | 3 };
+                let mut insn = decode(word);
+                if is_privileged(insn.op) || insn.op == Op::Illegal || insn.rd == 2 || insn.rd == 4 {
+                    continue;
+                }
+                // Memory accesses go through sp (x2) or tp (x4), which nothing else writes:
+                // sp's hit the data area, so the program gets far between traps, and about
+                // half of tp's (at the end of RAM) fault in the middle of a block.
+                let mut word = word;
+                if matches!(insn.op, Op::Lb | Op::Lh | Op::Lw | Op::Ld | Op::Lbu | Op::Lhu | Op::Lwu)
+                    || matches!(insn.op, Op::Sb | Op::Sh | Op::Sw | Op::Sd | Op::Flw | Op::Fld | Op::Fsw | Op::Fsd)
+                    || matches!(insn.op, Op::LrW | Op::LrD | Op::ScW | Op::ScD | Op::Amo)
+                {
+                    if compressed {
+                        if insn.rs1 != 2 {
+                            continue;
+                        }
+                    } else {
+                        let base = if rng.next().is_multiple_of(3) { 4 } else { 2 };
+                        word = (word & !(31 << 15)) | (base << 15);
+                        insn = decode(word);
+                    }
+                }
+                // Mostly straight-line code: control transfers only now and then.
+                if matches!(insn.op, Op::Jal | Op::Jalr | Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu)
+                    && !rng.next().is_multiple_of(3)
+                {
+                    continue;
+                }
+                code.extend_from_slice(&word.to_le_bytes()[..insn.len as usize]);
+            }
+            // The program loops: a jump back to its start.
+            let back = -(code.len() as i32);
+            let o = back as u32;
+            let jal = ((o >> 20 & 1) << 31) | ((o >> 1 & 0x3ff) << 21) | ((o >> 11 & 1) << 20) | (o & 0xff000) | 0x6f;
+            code.extend_from_slice(&jal.to_le_bytes());
+            let mut regs = [0u64; 32];
+            for (n, r) in regs.iter_mut().enumerate() {
+                // Half the registers point into the data area (sp at its middle).
+                *r = if n % 2 == 0 { DATA + rng.next() % 0x400 } else { rng.next() };
+                if n == 2 {
+                    *r = DATA & !7;
+                }
+                if n == 4 {
+                    *r = BASE + 0x10000;
+                }
+            }
+            let data: Vec<u8> = (0..0x1000).map(|_| rng.next() as u8).collect();
+            let new = |code: &[u8]| {
+                let mut h = Hart::new();
+                let mut bus = RamBus { ram: GuestRam::new(BASE, 0x10000) };
+                bus.ram.write(CODE, code).unwrap();
+                bus.ram.write(TRAP, &skipping_trap_handler(TRAP, CODE)).unwrap();
+                bus.ram.write(DATA - 0x800, &data).unwrap();
+                h.x = regs;
+                h.x[0] = 0;
+                h.pc = CODE;
+                // Traps step over the trapping instruction, so the program keeps going.
+                h.csr.mtvec = TRAP;
+                h.csr.mstatus |= crate::csr::mstatus::FS;
+                (h, bus)
+            };
+            let (mut chained, mut chained_bus) = new(&code);
+            let (mut single, mut single_bus) = new(&code);
+            let mut done = 0u64;
+            for step in [1u64, 7, 33, 100, 1000, 5000, 3, 17, 60, 250, 999, 2, 41, 5, 9, 13, 21, 4, 6] {
+                let exit = chained.run(&mut chained_bus, step);
+                assert_eq!(exit, Exit::Budget, "round {round}");
+                for _ in 0..step {
+                    assert_eq!(single.run(&mut single_bus, 1), Exit::Budget, "round {round}");
+                }
+                done += step;
+                let what = format!("round {round} after {done} steps");
+                assert_eq!(chained.pc, single.pc, "{what}");
+                assert_eq!(chained.x, single.x, "{what}");
+                assert_eq!(chained.f, single.f, "{what}");
+                assert_eq!(chained.instret, single.instret, "{what}");
+                assert_eq!((chained.csr.mcause, chained.csr.mepc), (single.csr.mcause, single.csr.mepc), "{what}");
+                assert!(chained_bus.ram.as_slice() == single_bus.ram.as_slice(), "{what}: memory differs");
+            }
+            retired += chained.instret;
+            total += done;
+        }
+        // The programs must mostly run, not just trap.
+        assert!(retired * 2 > total, "only {retired} of {total} instructions retired");
     }
 }

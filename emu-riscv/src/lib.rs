@@ -2,6 +2,7 @@
 //! CLINT, PLIC, an SBI implemented in the machine, a generated device tree, and the virtio
 //! devices of the `devices` crate.
 
+mod blocks;
 pub mod clint;
 pub mod csr;
 pub mod decode;

@@ -337,6 +337,10 @@ impl Machine for RiscvMachine {
     fn instructions(&self) -> u64 {
         self.hart.instret
     }
+
+    fn drop_caches(&mut self) {
+        self.hart.clear_decoded();
+    }
 }
 
 /// The device tree Linux boots from.

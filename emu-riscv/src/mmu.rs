@@ -2,7 +2,10 @@
 //!
 //! The TLB is direct-mapped, one array per access kind, and maps a virtual page (tagged with
 //! the effective privilege) straight to an offset into guest RAM, so a hit costs one compare
-//! and a slice access. Only RAM pages are cached; MMIO always takes the slow path. Entries for
+//! and a slice access. The compare also rejects misaligned accesses (as QEMU's does): the
+//! address is masked with the page mask plus the access's alignment bits, which are zero in
+//! every tag, so a misaligned access (rare, and possibly crossing the page) takes the slow
+//! path and an aligned one needs no page-crossing check. Only RAM pages are cached; MMIO always takes the slow path. Entries for
 //! stores are only made once the PTE's D bit is set, so a hit never needs to update the PTE.
 //! The whole TLB is flushed on satp writes, SFENCE.VMA and mstatus changes that alter
 //! permissions (MPRV, MPP, SUM, MXR).
@@ -21,7 +24,7 @@ pub enum Access {
 
 #[derive(Clone, Copy, Default)]
 pub(crate) struct TlbEntry {
-    /// Page-aligned virtual address | privilege << 1 | 1 (valid); 0 = empty.
+    /// Page-aligned virtual address | [`tag_bits`] of the privilege; 0 = empty.
     tag: u64,
     /// Offset of the physical page in guest RAM.
     ram_off: usize,
@@ -45,9 +48,23 @@ fn tlb_index(vaddr: u64) -> usize {
     ((vaddr >> 12) as usize) & (TLB_SIZE - 1)
 }
 
+/// The low bits of a TLB tag: the privilege and a valid bit, above bit 2 so that the
+/// alignment bits of an 8-byte access stay clear.
+#[inline]
+pub(crate) fn tag_bits(prv: u8) -> u64 {
+    ((prv as u64) << 4) | 8
+}
+
 #[inline]
 fn tlb_tag(vaddr: u64, prv: u8) -> u64 {
-    (vaddr & !0xfff) | ((prv as u64) << 1) | 1
+    (vaddr & !0xfff) | tag_bits(prv)
+}
+
+/// The tag an aligned access of `size` bytes at `vaddr` hits; misaligned addresses keep low
+/// bits that no tag has.
+#[inline(always)]
+fn access_tag(vaddr: u64, size: u8, bits: u64) -> u64 {
+    (vaddr & (!0xfff | (size as u64 - 1))) | bits
 }
 
 #[inline(always)]
@@ -186,11 +203,9 @@ impl Hart {
     /// environment supports them), split at page boundaries.
     #[inline(always)]
     pub fn load<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8) -> Result<u64, Exception> {
-        let idx = tlb_index(vaddr);
-        let e = self.tlb.read[idx];
-        let in_page = (vaddr & 0xfff) as usize;
-        if e.tag == tlb_tag(vaddr, self.ls_priv) && in_page + size as usize <= 4096 {
-            return Ok(read_le(bus.ram().as_slice(), e.ram_off + in_page, size));
+        let e = self.tlb.read[tlb_index(vaddr)];
+        if e.tag == access_tag(vaddr, size, self.ls_tag) {
+            return Ok(read_le(bus.ram().as_slice(), e.ram_off + (vaddr & 0xfff) as usize, size));
         }
         self.load_slow(bus, vaddr, size)
     }
@@ -215,11 +230,9 @@ impl Hart {
 
     #[inline(always)]
     pub fn store<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8, v: u64) -> Result<(), Exception> {
-        let idx = tlb_index(vaddr);
-        let e = self.tlb.write[idx];
-        let in_page = (vaddr & 0xfff) as usize;
-        if e.tag == tlb_tag(vaddr, self.ls_priv) && in_page + size as usize <= 4096 {
-            write_le(bus.ram().as_mut_slice(), e.ram_off + in_page, size, v);
+        let e = self.tlb.write[tlb_index(vaddr)];
+        if e.tag == access_tag(vaddr, size, self.ls_tag) {
+            write_le(bus.ram().as_mut_slice(), e.ram_off + (vaddr & 0xfff) as usize, size, v);
             return Ok(());
         }
         self.store_slow(bus, vaddr, size, v)

@@ -66,6 +66,9 @@ pub fn handle(hart: &mut Hart) -> SbiEffect {
             (0, 0)
         }
         LEGACY_REMOTE_FENCE_I | LEGACY_REMOTE_SFENCE | LEGACY_REMOTE_SFENCE_ASID => {
+            if eid == LEGACY_REMOTE_FENCE_I {
+                hart.flush_decoded();
+            }
             hart.flush_tlb();
             legacy_ret = Some(0);
             (0, 0)
@@ -98,6 +101,10 @@ pub fn handle(hart: &mut Hart) -> SbiEffect {
             (0, 0)
         }
         EXT_RFENCE if fid <= 6 => {
+            // fid 0 is remote FENCE.I; the others are SFENCE.VMA variants.
+            if fid == 0 {
+                hart.flush_decoded();
+            }
             hart.flush_tlb();
             (0, 0)
         }

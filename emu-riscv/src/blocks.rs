@@ -1,0 +1,277 @@
+//! The decoded-block cache: straight-line runs of decoded instructions, keyed by the RAM
+//! offset (a physical address) of their first instruction, so every virtual mapping of a page
+//! shares one decode.
+//!
+//! A block ends after a control transfer, after an instruction that may change translation,
+//! privilege or interrupt state (FENCE through the CSR instructions in [`Op`]'s order), after an
+//! illegal instruction, at the end of its page, or after [`MAX_BLOCK`] instructions.
+//!
+//! Invalidation follows the ISA: an instruction fetch need only see stores (the hart's own and
+//! devices') after a FENCE.I, so FENCE.I (and the SBI's remote FENCE.I) drops every block, and
+//! nothing else does. Linux issues it wherever it changes or maps code: text patching,
+//! `flush_icache_pte` when an executable page is mapped whose contents are new (freshly read
+//! from disk by DMA, copied on write), and the `riscv_flush_icache` system call for JITs.
+//! Dropping is O(1): blocks carry the epoch they were decoded in and the arena is reused.
+//!
+//! Blocks live in one arena, allocated in order and all freed at once when it fills (or on a
+//! flush), which keeps a block's instructions contiguous and the cache free of per-block heap
+//! allocations.
+
+use crate::decode::{decode, Insn, Op};
+
+/// Longest block: bounds the decode work wasted on blocks left early.
+pub(crate) const MAX_BLOCK: usize = 32;
+/// Sets of two slots (2^14 sets). Two ways: a direct-mapped cache thrashed measurably (hot
+/// blocks sharing a slot were decoded again on every loop iteration).
+const SET_BITS: u32 = 14;
+/// Arena capacity in instructions (2 MiB of [`Insn`]s).
+const ARENA: usize = 1 << 17;
+/// Epochs stay below this so `off ^ epoch << 40` never sets bit 63 for a RAM offset (see
+/// [`BlockCache::lookup`]).
+const MAX_EPOCH: u64 = 1 << 22;
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    /// RAM offset of the block's first instruction XOR epoch << 40; 0 (epoch 0) never matches.
+    key: u64,
+    start: u32,
+    len: u32,
+}
+
+/// A block found in or added to the cache: `len` instructions from `start` in the arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BlockRef {
+    pub start: u32,
+    pub len: u32,
+}
+
+pub(crate) struct BlockCache {
+    slots: Box<[Slot]>,
+    /// Instruction storage. Index 0 is scratch for a lone instruction that straddles a page
+    /// boundary (decoded through the slow fetch path and never cached).
+    ops: Box<[Insn; ARENA]>,
+    /// Next free arena index.
+    used: usize,
+    epoch: u64,
+}
+
+/// Whether the block ends after `op`.
+#[inline]
+pub(crate) fn ends_block(op: Op) -> bool {
+    use Op::*;
+    matches!(
+        op,
+        Illegal
+            | Jal
+            | Jalr
+            | Beq
+            | Bne
+            | Blt
+            | Bge
+            | Bltu
+            | Bgeu
+            | Fence
+            | FenceI
+            | Ecall
+            | Ebreak
+            | Sret
+            | Mret
+            | Wfi
+            | SfenceVma
+            | Csrrw
+            | Csrrs
+            | Csrrc
+            | Csrrwi
+            | Csrrsi
+            | Csrrci
+    )
+}
+
+impl Default for BlockCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BlockCache {
+    pub fn new() -> Self {
+        Self {
+            slots: vec![Slot::default(); 2 << SET_BITS].into_boxed_slice(),
+            ops: match vec![Insn::ILLEGAL; ARENA].into_boxed_slice().try_into() {
+                Ok(ops) => ops,
+                Err(_) => unreachable!("the vector has exactly ARENA entries"),
+            },
+            used: 1,
+            epoch: 1,
+        }
+    }
+
+    /// The first of the two slots of `off`'s set.
+    #[inline(always)]
+    fn set_index(off: usize) -> usize {
+        // Multiplicative hash: blocks a power of two apart must not all share a set.
+        (((off as u32 >> 1).wrapping_mul(0x9e37_79b9) >> (32 - SET_BITS)) as usize) << 1
+    }
+
+    #[inline(always)]
+    fn key(&self, off: usize) -> u64 {
+        off as u64 ^ (self.epoch << 40)
+    }
+
+    /// The cached block starting at RAM offset `off`, if any. `off` may be garbage (an empty
+    /// fetch window gives offsets near `usize::MAX`): such keys have bit 63 set and real ones
+    /// never do (RAM is far below 2^40 bytes, epochs below 2^22), so they miss.
+    #[inline(always)]
+    pub fn lookup(&self, off: usize) -> Option<BlockRef> {
+        let set = Self::set_index(off);
+        let key = self.key(off);
+        let s = self.slots[set];
+        if s.key == key {
+            return Some(BlockRef { start: s.start, len: s.len });
+        }
+        let s = self.slots[set | 1];
+        (s.key == key).then_some(BlockRef { start: s.start, len: s.len })
+    }
+
+    /// The instruction at arena index `k`.
+    #[inline(always)]
+    pub fn op(&self, k: u32) -> Insn {
+        self.ops[k as usize & (ARENA - 1)]
+    }
+
+    /// Decodes and caches the block at RAM offset `off` (which must be 2-byte aligned and inside
+    /// `ram`). None if its first instruction straddles the end of the page.
+    pub fn build(&mut self, ram: &[u8], off: usize) -> Option<BlockRef> {
+        debug_assert!((off as u64) < 1 << 40);
+        if self.used + MAX_BLOCK > ARENA {
+            self.flush();
+        }
+        let page_end = ((off | 0xfff) + 1).min(ram.len());
+        let start = self.used;
+        let mut at = off;
+        while at + 2 <= page_end && self.used - start < MAX_BLOCK {
+            let lo = u16::from_le_bytes([ram[at], ram[at + 1]]) as u32;
+            let word = if lo & 3 != 3 {
+                lo
+            } else if at + 4 <= page_end {
+                lo | (u16::from_le_bytes([ram[at + 2], ram[at + 3]]) as u32) << 16
+            } else {
+                break; // straddles: the next block starts with it
+            };
+            let insn = decode(word);
+            self.ops[self.used] = insn;
+            self.used += 1;
+            at += insn.len as usize;
+            if ends_block(insn.op) {
+                break;
+            }
+        }
+        let len = (self.used - start) as u32;
+        if len == 0 {
+            return None;
+        }
+        let b = BlockRef { start: start as u32, len };
+        // The newest block goes first; the one it displaces becomes the second way.
+        let set = Self::set_index(off);
+        self.slots[set | 1] = self.slots[set];
+        self.slots[set] = Slot { key: self.key(off), start: b.start, len };
+        Some(b)
+    }
+
+    /// Puts a lone instruction in the scratch entry and returns it as a one-instruction block.
+    pub fn scratch(&mut self, insn: Insn) -> BlockRef {
+        self.ops[0] = insn;
+        BlockRef { start: 0, len: 1 }
+    }
+
+    /// Drops every block (FENCE.I).
+    pub fn flush(&mut self) {
+        self.epoch += 1;
+        if self.epoch == MAX_EPOCH {
+            self.slots.fill(Slot::default());
+            self.epoch = 1;
+        }
+        self.used = 1;
+    }
+
+    /// Drops every block and zeroes the storage, so a snapshot of linear memory taken now does
+    /// not carry decoded instructions (they are rebuilt on demand).
+    pub fn clear(&mut self) {
+        self.slots.fill(Slot::default());
+        self.ops.fill(Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, rs3: 0, len: 0, imm: 0, raw: 0 });
+        self.used = 1;
+        self.epoch = 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(ws: &[u32]) -> Vec<u8> {
+        let mut ram = vec![0u8; 2 * 4096];
+        for (k, w) in ws.iter().enumerate() {
+            ram[k * 4..k * 4 + 4].copy_from_slice(&w.to_le_bytes());
+        }
+        ram
+    }
+
+    const ADDI: u32 = 0x0015_0513; // addi a0, a0, 1
+    const JAL: u32 = 0x0000_006f; // jal x0, 0
+
+    #[test]
+    fn a_block_runs_to_the_control_transfer() {
+        let ram = words(&[ADDI, ADDI, JAL, ADDI]);
+        let mut c = BlockCache::new();
+        let b = c.build(&ram, 0).unwrap();
+        assert_eq!(b.len, 3);
+        assert_eq!(c.op(b.start + 2).op, Op::Jal);
+        assert_eq!(c.lookup(0), Some(b));
+        assert_eq!(c.lookup(4), None);
+    }
+
+    #[test]
+    fn a_block_stops_at_the_page_end_and_a_straddler_is_not_cached() {
+        let mut ram = vec![0u8; 2 * 4096];
+        // c.addi a0, 1 (0x0505) fills the page; its last halfword starts a 32-bit instruction.
+        for at in (0..4094).step_by(2) {
+            ram[at..at + 2].copy_from_slice(&0x0505u16.to_le_bytes());
+        }
+        ram[4094..4096].copy_from_slice(&(ADDI as u16).to_le_bytes());
+        let mut c = BlockCache::new();
+        let b = c.build(&ram, 4096 - 2 * 10).unwrap();
+        assert_eq!(b.len, 9, "nine compressed instructions, then the straddler is left out");
+        assert_eq!(c.build(&ram, 4094), None);
+        assert_eq!(c.lookup(4094), None);
+    }
+
+    #[test]
+    fn flush_drops_every_block_and_garbage_offsets_miss() {
+        let ram = words(&[ADDI, JAL]);
+        let mut c = BlockCache::new();
+        c.build(&ram, 0).unwrap();
+        c.flush();
+        assert_eq!(c.lookup(0), None);
+        assert_eq!(c.lookup(usize::MAX - 8192), None);
+        // Many flushes wrap the epoch without resurrecting old blocks.
+        let b = c.build(&ram, 0).unwrap();
+        for _ in 0..MAX_EPOCH + 3 {
+            c.flush();
+        }
+        assert_eq!(c.lookup(0), None);
+        assert_eq!(c.build(&ram, 0).unwrap().len, b.len);
+    }
+
+    #[test]
+    fn a_full_arena_starts_over() {
+        let ram = words(&[ADDI; 1024]);
+        let mut c = BlockCache::new();
+        let mut built = 0;
+        while built < 2 * ARENA / MAX_BLOCK {
+            let off = (built % 64) * 4;
+            let b = c.build(&ram, off).unwrap();
+            assert!(b.start as usize + b.len as usize <= ARENA);
+            built += 1;
+        }
+    }
+}
