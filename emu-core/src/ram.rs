@@ -8,8 +8,10 @@ pub struct GuestRam {
 }
 
 impl GuestRam {
-    /// Zeroed RAM of `size` bytes at guest physical `base`.
+    /// Zeroed RAM of `size` bytes at guest physical `base`, which is page-aligned (so a
+    /// physical page is a whole entry of [`GuestRam::pages`]).
     pub fn new(base: u64, size: usize) -> Self {
+        assert!(base.is_multiple_of(4096), "guest RAM must start on a page boundary");
         Self { base, bytes: vec![0u8; size].into_boxed_slice() }
     }
 
@@ -39,6 +41,19 @@ impl GuestRam {
     #[inline]
     pub fn contains(&self, addr: u64) -> bool {
         addr.wrapping_sub(self.base) < self.size()
+    }
+
+    /// RAM as whole 4 KiB pages (a partial page at the end is left out). Indexing a page
+    /// array with an in-page offset masked to the access's alignment needs no bounds check,
+    /// which is what the CPUs' TLB hit paths use.
+    #[inline(always)]
+    pub fn pages(&self) -> &[[u8; 4096]] {
+        self.bytes.as_chunks::<4096>().0
+    }
+
+    #[inline(always)]
+    pub fn pages_mut(&mut self) -> &mut [[u8; 4096]] {
+        self.bytes.as_chunks_mut::<4096>().0
     }
 
     pub fn as_slice(&self) -> &[u8] {

@@ -158,7 +158,7 @@ impl BlockCache {
             } else {
                 break; // straddles: the next block starts with it
             };
-            let insn = decode(word);
+            let insn = Insn { po: (at & 0xfff) as u16, ..decode(word) };
             self.ops[self.used] = insn;
             self.used += 1;
             at += insn.len as usize;
@@ -178,9 +178,10 @@ impl BlockCache {
         Some(b)
     }
 
-    /// Puts a lone instruction in the scratch entry and returns it as a one-instruction block.
-    pub fn scratch(&mut self, insn: Insn) -> BlockRef {
-        self.ops[0] = insn;
+    /// Puts a lone instruction (at page offset `po`) in the scratch entry and returns it as a
+    /// one-instruction block.
+    pub fn scratch(&mut self, insn: Insn, po: u16) -> BlockRef {
+        self.ops[0] = Insn { po, ..insn };
         BlockRef { start: 0, len: 1 }
     }
 
@@ -198,7 +199,7 @@ impl BlockCache {
     /// not carry decoded instructions (they are rebuilt on demand).
     pub fn clear(&mut self) {
         self.slots.fill(Slot::default());
-        self.ops.fill(Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, rs3: 0, len: 0, imm: 0, raw: 0 });
+        self.ops.fill(Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, rs3: 0, len: 0, imm: 0, raw: 0, po: 0 });
         self.used = 1;
         self.epoch = 1;
     }

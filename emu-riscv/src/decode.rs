@@ -113,10 +113,13 @@ pub struct Insn {
     /// The instruction bits (16 of them when compressed): the trap value of an illegal
     /// instruction, and the input of the FP unit.
     pub raw: u32,
+    /// The instruction's offset in its page, set by the block builder (0 from [`decode`]): the
+    /// interpreter derives pc from it instead of carrying pc from instruction to instruction.
+    pub po: u16,
 }
 
 impl Insn {
-    pub const ILLEGAL: Insn = Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, rs3: 0, len: 4, imm: 0, raw: 0 };
+    pub const ILLEGAL: Insn = Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, rs3: 0, len: 4, imm: 0, raw: 0, po: 0 };
 }
 
 #[inline]
@@ -168,7 +171,7 @@ fn decode32(i: u32) -> Insn {
     let f3 = bits(i, 14, 12);
     let f7 = bits(i, 31, 25);
     // Immediates are at most 32 bits wide (U-type), so the narrowing is lossless.
-    let mk = |op: Op, imm: i64| Insn { op, rd, rs1, rs2, rs3: 0, len: 4, imm: imm as i32, raw: i };
+    let mk = |op: Op, imm: i64| Insn { op, rd, rs1, rs2, rs3: 0, len: 4, imm: imm as i32, raw: i, po: 0 };
     let ill = Insn { raw: i, ..Insn::ILLEGAL };
     match i & 0x7f {
         0x37 => mk(Op::Lui, imm_u(i)),
@@ -316,7 +319,7 @@ fn decode32(i: u32) -> Insn {
                 (0x00 | 0x01 | 0x04 | 0x08 | 0x0c | 0x10 | 0x14 | 0x18 | 0x1c, _) => Op::Amo,
                 _ => return ill,
             };
-            Insn { op, rd, rs1, rs2, rs3: width, len: 4, imm: f5 as i32, raw: i }
+            Insn { op, rd, rs1, rs2, rs3: width, len: 4, imm: f5 as i32, raw: i, po: 0 }
         }
         0x07 => match f3 {
             2 => mk(Op::Flw, imm_i(i)),

@@ -122,7 +122,7 @@ impl Hart {
             };
             let mut block = block;
             loop {
-                match self.run_blocks(bus, block, pc, &mut left, win_vbase, win_ram) {
+                match self.run_blocks(bus, block, &mut left, &mut win_vbase, &mut win_ram) {
                     BlockEnd::Next(next) => {
                         pc = next;
                         // Interrupts that MMIO made pending.
@@ -188,20 +188,20 @@ impl Hart {
         Exit::Budget
     }
 
-    /// Runs decoded blocks, starting with `block` at `pc`, and goes on to the next block
-    /// while it is in the fetch window's page and cached, no interrupt is pending and budget is
-    /// left. Stops early when an instruction traps or needs [`Hart::execute`]; `left` is then
-    /// the budget left after that instruction. Its own function with few live values, so they
-    /// stay in registers.
+    /// Runs decoded blocks, starting with `block` (in the fetch window's page), and goes on to
+    /// the next block while it is cached and in a page the fetch TLB has, no interrupt is
+    /// pending and budget is left. Stops early when an instruction traps or needs
+    /// [`Hart::execute`]; `left` is then the budget left after that instruction. Its own
+    /// function with few live values, so they stay in registers; pc is not one of them:
+    /// every decoded instruction knows its offset in the page.
     #[inline(never)]
     fn run_blocks<B: Bus>(
         &mut self,
         bus: &mut B,
         block: BlockRef,
-        mut pc: u64,
         left: &mut u64,
-        win_vbase: u64,
-        win_ram: usize,
+        win_vbase: &mut u64,
+        win_ram: &mut usize,
     ) -> BlockEnd {
         // Writes rd; x0 is written too and then cleared, which is cheaper than a branch.
         macro_rules! wr {
@@ -211,6 +211,7 @@ impl Hart {
                 self.x[0] = 0;
             }};
         }
+        let mut vbase = *win_vbase;
         // The whole block is charged up front; an exit before its end gives back what did not
         // run. A block cut short by the budget is looked up again from the middle next time
         // (as a block of its own).
@@ -218,126 +219,175 @@ impl Hart {
         let mut k = block.start;
         let mut end = k + (block.len as u64).min(budget) as u32;
         budget -= u64::from(end - k);
+        // Leaves with `$end`, giving back the rest of the block and saving the window.
+        macro_rules! leave {
+            ($end:expr) => {{
+                *left = budget + u64::from(end - k);
+                *win_vbase = vbase;
+                return $end;
+            }};
+        }
         loop {
-            while k != end {
-                let i = self.blocks.op(k);
-                k += 1;
-                let x1 = self.x[(i.rs1 & 31) as usize];
-                let imm = i.imm as i64 as u64;
-                let next = pc.wrapping_add(i.len as u64);
-                macro_rules! x2 {
-                    () => {
-                        self.x[(i.rs2 & 31) as usize]
-                    };
-                }
-                macro_rules! load {
-                    ($size:expr) => {
-                        match self.load(bus, x1.wrapping_add(imm), $size) {
-                            Ok(v) => v,
-                            Err(e) => {
-                                *left = budget + u64::from(end - k);
-                                return BlockEnd::Fault { pc, e };
+            // The pc after the block: where its last instruction falls through or jumps to.
+            let pc = 'block: {
+                while k != end {
+                    let i = self.blocks.op(k);
+                    k += 1;
+                    let x1 = self.x[(i.rs1 & 31) as usize];
+                    let imm = i.imm as i64 as u64;
+                    let pc = vbase + i.po as u64;
+                    macro_rules! x2 {
+                        () => {
+                            self.x[(i.rs2 & 31) as usize]
+                        };
+                    }
+                    macro_rules! load {
+                        ($size:expr) => {
+                            match self.load(bus, x1.wrapping_add(imm), $size) {
+                                Ok(v) => v,
+                                Err(e) => leave!(BlockEnd::Fault { pc, e }),
                             }
+                        };
+                    }
+                    macro_rules! store {
+                        ($size:expr) => {
+                            if let Err(e) = self.store(bus, x1.wrapping_add(imm), $size, x2!()) {
+                                leave!(BlockEnd::Fault { pc, e })
+                            }
+                        };
+                    }
+                    // Control transfers end their block.
+                    macro_rules! branch {
+                        ($cond:expr) => {
+                            break 'block if $cond { pc.wrapping_add(imm) } else { pc.wrapping_add(i.len as u64) }
+                        };
+                    }
+                    match i.op {
+                        Op::Addi => wr!(i.rd, x1.wrapping_add(imm)),
+                        Op::Lui => wr!(i.rd, imm),
+                        Op::Auipc => wr!(i.rd, pc.wrapping_add(imm)),
+                        Op::Jal => {
+                            wr!(i.rd, pc.wrapping_add(i.len as u64));
+                            break 'block pc.wrapping_add(imm);
                         }
-                    };
-                }
-                macro_rules! store {
-                    ($size:expr) => {
-                        if let Err(e) = self.store(bus, x1.wrapping_add(imm), $size, x2!()) {
-                            *left = budget + u64::from(end - k);
-                            return BlockEnd::Fault { pc, e };
+                        Op::Jalr => {
+                            wr!(i.rd, pc.wrapping_add(i.len as u64));
+                            break 'block x1.wrapping_add(imm) & !1;
                         }
-                    };
-                }
-                // Control transfers end their block.
-                macro_rules! branch {
-                    ($cond:expr) => {{
-                        pc = if $cond { pc.wrapping_add(imm) } else { next };
-                        break;
-                    }};
-                }
-                match i.op {
-                    Op::Addi => wr!(i.rd, x1.wrapping_add(imm)),
-                    Op::Lui => wr!(i.rd, imm),
-                    Op::Auipc => wr!(i.rd, pc.wrapping_add(imm)),
-                    Op::Jal => {
-                        wr!(i.rd, next);
-                        pc = pc.wrapping_add(imm);
-                        break;
+                        Op::Beq => branch!(x1 == x2!()),
+                        Op::Bne => branch!(x1 != x2!()),
+                        Op::Blt => branch!((x1 as i64) < (x2!() as i64)),
+                        Op::Bge => branch!((x1 as i64) >= (x2!() as i64)),
+                        Op::Bltu => branch!(x1 < x2!()),
+                        Op::Bgeu => branch!(x1 >= x2!()),
+                        Op::Lb => wr!(i.rd, load!(1) as i8 as u64),
+                        Op::Lh => wr!(i.rd, load!(2) as i16 as u64),
+                        Op::Lw => wr!(i.rd, load!(4) as i32 as u64),
+                        Op::Ld => wr!(i.rd, load!(8)),
+                        Op::Lbu => wr!(i.rd, load!(1)),
+                        Op::Lhu => wr!(i.rd, load!(2)),
+                        Op::Lwu => wr!(i.rd, load!(4)),
+                        Op::Sb => store!(1),
+                        Op::Sh => store!(2),
+                        Op::Sw => store!(4),
+                        Op::Sd => store!(8),
+                        Op::Slti => wr!(i.rd, ((x1 as i64) < (imm as i64)) as u64),
+                        Op::Sltiu => wr!(i.rd, (x1 < imm) as u64),
+                        Op::Xori => wr!(i.rd, x1 ^ imm),
+                        Op::Ori => wr!(i.rd, x1 | imm),
+                        Op::Andi => wr!(i.rd, x1 & imm),
+                        Op::Slli => wr!(i.rd, x1 << (imm & 63)),
+                        Op::Srli => wr!(i.rd, x1 >> (imm & 63)),
+                        Op::Srai => wr!(i.rd, ((x1 as i64) >> (imm & 63)) as u64),
+                        Op::Add => wr!(i.rd, x1.wrapping_add(x2!())),
+                        Op::Sub => wr!(i.rd, x1.wrapping_sub(x2!())),
+                        Op::Sll => wr!(i.rd, x1 << (x2!() & 63)),
+                        Op::Slt => wr!(i.rd, ((x1 as i64) < (x2!() as i64)) as u64),
+                        Op::Sltu => wr!(i.rd, (x1 < x2!()) as u64),
+                        Op::Xor => wr!(i.rd, x1 ^ x2!()),
+                        Op::Srl => wr!(i.rd, x1 >> (x2!() & 63)),
+                        Op::Sra => wr!(i.rd, ((x1 as i64) >> (x2!() & 63)) as u64),
+                        Op::Or => wr!(i.rd, x1 | x2!()),
+                        Op::And => wr!(i.rd, x1 & x2!()),
+                        Op::Addiw => wr!(i.rd, (x1 as i32).wrapping_add(imm as i32) as i64 as u64),
+                        Op::Slliw => wr!(i.rd, ((x1 as u32) << (imm & 31)) as i32 as i64 as u64),
+                        Op::Srliw => wr!(i.rd, ((x1 as u32) >> (imm & 31)) as i32 as i64 as u64),
+                        Op::Sraiw => wr!(i.rd, ((x1 as i32) >> (imm & 31)) as i64 as u64),
+                        Op::Addw => wr!(i.rd, (x1 as i32).wrapping_add(x2!() as i32) as i64 as u64),
+                        Op::Subw => wr!(i.rd, (x1 as i32).wrapping_sub(x2!() as i32) as i64 as u64),
+                        Op::Sllw => wr!(i.rd, ((x1 as u32) << (x2!() & 31)) as i32 as i64 as u64),
+                        Op::Srlw => wr!(i.rd, ((x1 as u32) >> (x2!() & 31)) as i32 as i64 as u64),
+                        Op::Sraw => wr!(i.rd, ((x1 as i32) >> (x2!() & 31)) as i64 as u64),
+                        Op::Mul => wr!(i.rd, x1.wrapping_mul(x2!())),
+                        Op::Mulw => wr!(i.rd, (x1 as i32).wrapping_mul(x2!() as i32) as i64 as u64),
+                        // Listed rather than `_`, so the jump table covers every operation and the
+                        // dispatch needs no range check.
+                        Op::Illegal
+                        | Op::Mulh
+                        | Op::Mulhsu
+                        | Op::Mulhu
+                        | Op::Div
+                        | Op::Divu
+                        | Op::Rem
+                        | Op::Remu
+                        | Op::Divw
+                        | Op::Divuw
+                        | Op::Remw
+                        | Op::Remuw
+                        | Op::Fence
+                        | Op::FenceI
+                        | Op::Ecall
+                        | Op::Ebreak
+                        | Op::Sret
+                        | Op::Mret
+                        | Op::Wfi
+                        | Op::SfenceVma
+                        | Op::Csrrw
+                        | Op::Csrrs
+                        | Op::Csrrc
+                        | Op::Csrrwi
+                        | Op::Csrrsi
+                        | Op::Csrrci
+                        | Op::LrW
+                        | Op::ScW
+                        | Op::LrD
+                        | Op::ScD
+                        | Op::Amo
+                        | Op::Flw
+                        | Op::Fld
+                        | Op::Fsw
+                        | Op::Fsd
+                        | Op::Fp => {
+                            leave!(BlockEnd::Slow { k, rest: end - k, pc })
+                        }
                     }
-                    Op::Jalr => {
-                        wr!(i.rd, next);
-                        pc = x1.wrapping_add(imm) & !1;
-                        break;
-                    }
-                    Op::Beq => branch!(x1 == x2!()),
-                    Op::Bne => branch!(x1 != x2!()),
-                    Op::Blt => branch!((x1 as i64) < (x2!() as i64)),
-                    Op::Bge => branch!((x1 as i64) >= (x2!() as i64)),
-                    Op::Bltu => branch!(x1 < x2!()),
-                    Op::Bgeu => branch!(x1 >= x2!()),
-                    Op::Lb => wr!(i.rd, load!(1) as i8 as u64),
-                    Op::Lh => wr!(i.rd, load!(2) as i16 as u64),
-                    Op::Lw => wr!(i.rd, load!(4) as i32 as u64),
-                    Op::Ld => wr!(i.rd, load!(8)),
-                    Op::Lbu => wr!(i.rd, load!(1)),
-                    Op::Lhu => wr!(i.rd, load!(2)),
-                    Op::Lwu => wr!(i.rd, load!(4)),
-                    Op::Sb => store!(1),
-                    Op::Sh => store!(2),
-                    Op::Sw => store!(4),
-                    Op::Sd => store!(8),
-                    Op::Slti => wr!(i.rd, ((x1 as i64) < (imm as i64)) as u64),
-                    Op::Sltiu => wr!(i.rd, (x1 < imm) as u64),
-                    Op::Xori => wr!(i.rd, x1 ^ imm),
-                    Op::Ori => wr!(i.rd, x1 | imm),
-                    Op::Andi => wr!(i.rd, x1 & imm),
-                    Op::Slli => wr!(i.rd, x1 << (imm & 63)),
-                    Op::Srli => wr!(i.rd, x1 >> (imm & 63)),
-                    Op::Srai => wr!(i.rd, ((x1 as i64) >> (imm & 63)) as u64),
-                    Op::Add => wr!(i.rd, x1.wrapping_add(x2!())),
-                    Op::Sub => wr!(i.rd, x1.wrapping_sub(x2!())),
-                    Op::Sll => wr!(i.rd, x1 << (x2!() & 63)),
-                    Op::Slt => wr!(i.rd, ((x1 as i64) < (x2!() as i64)) as u64),
-                    Op::Sltu => wr!(i.rd, (x1 < x2!()) as u64),
-                    Op::Xor => wr!(i.rd, x1 ^ x2!()),
-                    Op::Srl => wr!(i.rd, x1 >> (x2!() & 63)),
-                    Op::Sra => wr!(i.rd, ((x1 as i64) >> (x2!() & 63)) as u64),
-                    Op::Or => wr!(i.rd, x1 | x2!()),
-                    Op::And => wr!(i.rd, x1 & x2!()),
-                    Op::Addiw => wr!(i.rd, (x1 as i32).wrapping_add(imm as i32) as i64 as u64),
-                    Op::Slliw => wr!(i.rd, ((x1 as u32) << (imm & 31)) as i32 as i64 as u64),
-                    Op::Srliw => wr!(i.rd, ((x1 as u32) >> (imm & 31)) as i32 as i64 as u64),
-                    Op::Sraiw => wr!(i.rd, ((x1 as i32) >> (imm & 31)) as i64 as u64),
-                    Op::Addw => wr!(i.rd, (x1 as i32).wrapping_add(x2!() as i32) as i64 as u64),
-                    Op::Subw => wr!(i.rd, (x1 as i32).wrapping_sub(x2!() as i32) as i64 as u64),
-                    Op::Sllw => wr!(i.rd, ((x1 as u32) << (x2!() & 31)) as i32 as i64 as u64),
-                    Op::Srlw => wr!(i.rd, ((x1 as u32) >> (x2!() & 31)) as i32 as i64 as u64),
-                    Op::Sraw => wr!(i.rd, ((x1 as i32) >> (x2!() & 31)) as i64 as u64),
-                    Op::Mul => wr!(i.rd, x1.wrapping_mul(x2!())),
-                    Op::Mulw => wr!(i.rd, (x1 as i32).wrapping_mul(x2!() as i32) as i64 as u64),
-                    _ => {
-                        *left = budget + u64::from(end - k);
-                        return BlockEnd::Slow { k, rest: end - k, pc };
-                    }
                 }
-                pc = next;
-            }
+                // Fell off the end of the block.
+                let last = self.blocks.op(end - 1);
+                vbase + last.po as u64 + last.len as u64
+            };
             // The next block, if it is at hand.
             if budget == 0 || self.csr.mip & self.csr.mie != 0 {
-                break;
+                leave!(BlockEnd::Next(pc));
             }
-            let po = pc.wrapping_sub(win_vbase);
+            let mut po = pc.wrapping_sub(vbase);
             if po >= 4096 {
-                break;
+                // Another page: through the fetch TLB (translation and privilege are what they
+                // were when the window was made, so its entries still apply).
+                match self.fetch_page_cached(pc) {
+                    Some(ram) => {
+                        vbase = pc & !0xfff;
+                        *win_ram = ram;
+                        po = pc & 0xfff;
+                    }
+                    None => leave!(BlockEnd::Next(pc)),
+                }
             }
-            let Some(b) = self.blocks.lookup(win_ram + po as usize) else { break };
+            let Some(b) = self.blocks.lookup(*win_ram + po as usize) else { leave!(BlockEnd::Next(pc)) };
             k = b.start;
             end = k + (b.len as u64).min(budget) as u32;
             budget -= u64::from(end - k);
         }
-        *left = budget;
-        BlockEnd::Next(pc)
     }
 
     /// Finds (or decodes) the block at pc through the TLB, and points the fetch window at pc's
@@ -374,7 +424,7 @@ impl Hart {
         })?;
         let ram = bus.ram().as_slice();
         let insn: Insn = decode(lo | (u16::from_le_bytes([ram[off2], ram[off2 + 1]]) as u32) << 16);
-        Ok(self.blocks.scratch(insn))
+        Ok(self.blocks.scratch(insn, (pc & 0xfff) as u16))
     }
 }
 
@@ -548,6 +598,25 @@ mod tests {
         for round in 0..40 {
             let mut code = Vec::new();
             while code.len() < 0x600 {
+                // Now and then a run of LD or SD through sp or tp, as in function prologues and
+                // epilogues.
+                if rng.next().is_multiple_of(12) {
+                    let store = rng.next().is_multiple_of(2);
+                    let base = if rng.next().is_multiple_of(4) { 4 } else { 2 };
+                    for _ in 0..2 + rng.next() % 5 {
+                        let off = ((rng.next() % 64) as i32 - 32) * 8;
+                        let reg = (rng.next() % 32) as u32;
+                        let reg = if reg == 2 || reg == 4 { 5 } else { reg };
+                        let w = if store {
+                            let o = off as u32;
+                            ((o >> 5 & 0x7f) << 25) | (reg << 20) | (base << 15) | (3 << 12) | ((o & 0x1f) << 7) | 0x23
+                        } else {
+                            i_type(0x03, 3, reg, base, off)
+                        };
+                        code.extend_from_slice(&w.to_le_bytes());
+                    }
+                    continue;
+                }
                 let raw = rng.next() as u32;
                 let compressed = rng.next().is_multiple_of(3);
                 let word = if compressed { (raw & !3) | (rng.next() % 3) as u32 } else { raw | 3 };

@@ -26,8 +26,8 @@ pub enum Access {
 pub(crate) struct TlbEntry {
     /// Page-aligned virtual address | [`tag_bits`] of the privilege; 0 = empty.
     tag: u64,
-    /// Offset of the physical page in guest RAM.
-    ram_off: usize,
+    /// Index of the physical page in guest RAM ([`emu_core::GuestRam::pages`]).
+    page: usize,
 }
 
 pub(crate) struct Tlb {
@@ -76,6 +76,29 @@ fn read_le(s: &[u8], off: usize, size: u8) -> u64 {
         // check off + n for overflow.
         4 => u32::from_le_bytes(s[off..][..4].try_into().unwrap()) as u64,
         _ => u64::from_le_bytes(s[off..][..8].try_into().unwrap()),
+    }
+}
+
+/// Reads an aligned value of `size` bytes at `vaddr`'s offset in `page`. Masking the offset
+/// to the alignment (a no-op for the aligned addresses the TLB lets through) lets the compiler
+/// see that the access stays inside the page.
+#[inline(always)]
+fn read_aligned(page: &[u8; 4096], vaddr: u64, size: u8) -> u64 {
+    match size {
+        1 => page[(vaddr & 0xfff) as usize] as u64,
+        2 => u16::from_le_bytes(*page[(vaddr & 0xffe) as usize..].first_chunk().unwrap()) as u64,
+        4 => u32::from_le_bytes(*page[(vaddr & 0xffc) as usize..].first_chunk().unwrap()) as u64,
+        _ => u64::from_le_bytes(*page[(vaddr & 0xff8) as usize..].first_chunk().unwrap()),
+    }
+}
+
+#[inline(always)]
+fn write_aligned(page: &mut [u8; 4096], vaddr: u64, size: u8, v: u64) {
+    match size {
+        1 => page[(vaddr & 0xfff) as usize] = v as u8,
+        2 => *page[(vaddr & 0xffe) as usize..].first_chunk_mut().unwrap() = (v as u16).to_le_bytes(),
+        4 => *page[(vaddr & 0xffc) as usize..].first_chunk_mut().unwrap() = (v as u32).to_le_bytes(),
+        _ => *page[(vaddr & 0xff8) as usize..].first_chunk_mut().unwrap() = v.to_le_bytes(),
     }
 }
 
@@ -177,6 +200,14 @@ impl Hart {
         Err(page_fault(access, vaddr))
     }
 
+    /// The RAM offset of the page holding instruction address `vaddr`, if the fetch TLB has it
+    /// (the interpreter's fast way into a new page).
+    #[inline(always)]
+    pub(crate) fn fetch_page_cached(&self, vaddr: u64) -> Option<usize> {
+        let e = self.tlb.exec[tlb_index(vaddr)];
+        (e.tag == tlb_tag(vaddr, self.prv)).then_some(e.page << 12)
+    }
+
     /// Translates an instruction address to an offset in RAM (instructions execute only from
     /// RAM).
     #[inline]
@@ -185,14 +216,14 @@ impl Hart {
         let tag = tlb_tag(vaddr, self.prv);
         let e = self.tlb.exec[idx];
         if e.tag == tag {
-            return Ok(e.ram_off + (vaddr & 0xfff) as usize);
+            return Ok((e.page << 12) + (vaddr & 0xfff) as usize);
         }
         let paddr = self.translate(bus, vaddr, Access::Fetch)?;
         let ram = bus.ram();
         let page = paddr & !0xfff;
         match ram.offset(page, 4096) {
             Some(off) => {
-                self.tlb.exec[idx] = TlbEntry { tag, ram_off: off };
+                self.tlb.exec[idx] = TlbEntry { tag, page: off >> 12 };
                 Ok(off + (vaddr & 0xfff) as usize)
             }
             None => Err(Exception::InstructionAccessFault(vaddr)),
@@ -205,7 +236,9 @@ impl Hart {
     pub fn load<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8) -> Result<u64, Exception> {
         let e = self.tlb.read[tlb_index(vaddr)];
         if e.tag == access_tag(vaddr, size, self.ls_tag) {
-            return Ok(read_le(bus.ram().as_slice(), e.ram_off + (vaddr & 0xfff) as usize, size));
+            if let Some(page) = bus.ram().pages().get(e.page) {
+                return Ok(read_aligned(page, vaddr, size));
+            }
         }
         self.load_slow(bus, vaddr, size)
     }
@@ -222,7 +255,7 @@ impl Hart {
         let ram = bus.ram();
         if let Some(off) = ram.offset(paddr & !0xfff, 4096) {
             let tag = tlb_tag(vaddr, self.ls_priv);
-            self.tlb.read[tlb_index(vaddr)] = TlbEntry { tag, ram_off: off };
+            self.tlb.read[tlb_index(vaddr)] = TlbEntry { tag, page: off >> 12 };
             return Ok(read_le(ram.as_slice(), off + (paddr & 0xfff) as usize, size));
         }
         self.phys_load(bus, paddr, size).ok_or(Exception::LoadAccessFault(vaddr))
@@ -232,8 +265,10 @@ impl Hart {
     pub fn store<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8, v: u64) -> Result<(), Exception> {
         let e = self.tlb.write[tlb_index(vaddr)];
         if e.tag == access_tag(vaddr, size, self.ls_tag) {
-            write_le(bus.ram().as_mut_slice(), e.ram_off + (vaddr & 0xfff) as usize, size, v);
-            return Ok(());
+            if let Some(page) = bus.ram().pages_mut().get_mut(e.page) {
+                write_aligned(page, vaddr, size, v);
+                return Ok(());
+            }
         }
         self.store_slow(bus, vaddr, size, v)
     }
@@ -253,7 +288,7 @@ impl Hart {
         let ram = bus.ram();
         if let Some(off) = ram.offset(paddr & !0xfff, 4096) {
             let tag = tlb_tag(vaddr, self.ls_priv);
-            self.tlb.write[tlb_index(vaddr)] = TlbEntry { tag, ram_off: off };
+            self.tlb.write[tlb_index(vaddr)] = TlbEntry { tag, page: off >> 12 };
             write_le(ram.as_mut_slice(), off + (paddr & 0xfff) as usize, size, v);
             if self.reservation.is_some_and(|r| r & !7 == paddr & !7) {
                 self.reservation = None;
