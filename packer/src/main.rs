@@ -16,8 +16,8 @@ struct Cli {
     #[arg(long, value_name = "ARCH", default_value = "amd64")]
     target_arch: Arch,
 
-    /// Guest memory in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(32..=3072))]
+    /// Guest memory in MiB; at most 2047, as the VM (wasm32) holds it in one block of memory.
+    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(32..=2047))]
     memory: u64,
 
     /// Do not boot the kernel at conversion time; the module boots at every start instead.
@@ -28,8 +28,9 @@ struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 
-    /// Refuse images whose files add up to more than this (bytes, or with K/M/G suffix).
-    #[arg(long, value_name = "SIZE", default_value = "16G", value_parser = parse_size)]
+    /// Refuse images whose files add up to more than this (bytes, or with K/M/G suffix); at most
+    /// 2G, as the VM (wasm32) holds the root filesystem image in one block of memory.
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_max_unpacked)]
     max_unpacked_size: u64,
 
     /// Refuse images with more tar entries than this, over all layers.
@@ -59,6 +60,19 @@ fn parse_size(s: &str) -> Result<u64, String> {
     let n: u64 =
         num.trim().parse().map_err(|_| format!("{s:?} is not a size (bytes, or a number with K, M, G or T)"))?;
     n.checked_mul(1u64 << shift).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// A size for `--max-unpacked-size`: anything over what a module can hold is refused here,
+/// since an image that large could only fail after being built in memory.
+fn parse_max_unpacked(s: &str) -> Result<u64, String> {
+    let n = parse_size(s)?;
+    if n > convert::MAX_UNPACKED_SIZE {
+        return Err(format!(
+            "{s:?} is more than 2G, the most a module can hold: the VM (wasm32) keeps the root filesystem image \
+             as one block of its memory, which is under 2 GiB"
+        ));
+    }
+    Ok(n)
 }
 
 fn init_logging(verbose: u8) {
@@ -104,6 +118,21 @@ mod tests {
         assert_eq!(parse_size("4kB"), Ok(4096));
         assert!(parse_size("lots").is_err());
         assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn max_unpacked_size_defaults_to_the_most_a_module_holds() {
+        let cli = Cli::try_parse_from(["c2w", "x"]).unwrap();
+        assert_eq!(cli.max_unpacked_size, 2 << 30);
+        assert_eq!(cli.max_unpacked_size, convert::MAX_UNPACKED_SIZE);
+        assert_eq!(Cli::try_parse_from(["c2w", "--max-unpacked-size", "2G", "x"]).unwrap().max_unpacked_size, 2 << 30);
+        assert_eq!(Cli::try_parse_from(["c2w", "--max-unpacked-size", "10K", "x"]).unwrap().max_unpacked_size, 10240);
+        for too_big in ["2049M", "3G", "16G"] {
+            let err = Cli::try_parse_from(["c2w", "--max-unpacked-size", too_big, "x"]).unwrap_err().to_string();
+            assert!(err.contains("--max-unpacked-size") && err.contains("the most a module can hold"), "{err}");
+        }
+        assert!(Cli::try_parse_from(["c2w", "--memory", "2047", "x"]).is_ok());
+        assert!(Cli::try_parse_from(["c2w", "--memory", "2048", "x"]).is_err());
     }
 
     #[test]

@@ -34,6 +34,37 @@ fn bad_flags_exit_2() {
     assert!(String::from_utf8_lossy(&v.stdout).starts_with("c2w "));
 }
 
+/// The root image and the guest RAM each live in one block of the VM's wasm32 memory, which is
+/// under 2 GiB: larger settings are refused before any work, naming the flag and the most.
+#[test]
+fn sizes_the_vm_cannot_hold_are_refused_up_front() {
+    let d = tempfile::tempdir().unwrap();
+    for size in ["3G", "16G", "2049M"] {
+        let out = c2w(&["--max-unpacked-size", size, "oci:/nonexistent/layout"], d.path());
+        assert_eq!(out.status.code(), Some(2), "{size}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--max-unpacked-size") && stderr.contains("is more than 2G, the most a module can hold"),
+            "{stderr}"
+        );
+    }
+    let out = c2w(&["--memory", "2048", "oci:/nonexistent/layout"], d.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("32..=2047"), "{}", String::from_utf8_lossy(&out.stderr));
+    // The help gives the default and why it is also the most.
+    let help = String::from_utf8_lossy(&c2w(&["--help"], d.path()).stdout).into_owned();
+    assert!(
+        help.contains(
+            "at most 2G, as the VM (wasm32) holds the root filesystem image in one block of memory [default: 2G]"
+        ),
+        "{help}"
+    );
+    // At the most, the flags are accepted: the failure is the missing image's.
+    let out = c2w(&["--max-unpacked-size", "2G", "--memory", "2047", "oci:/nonexistent/layout"], d.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(error_line(&out).contains("/nonexistent/layout is not a directory"));
+}
+
 #[test]
 fn a_missing_image_is_one_error_line_and_exit_1() {
     let d = tempfile::tempdir().unwrap();
