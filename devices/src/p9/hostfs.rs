@@ -53,7 +53,7 @@ pub fn name_to_wire(name: &OsStr) -> Vec<u8> {
     }
 }
 
-#[cfg(not(unix))]
+#[cfg(any(not(unix), test))]
 fn since_epoch(t: io::Result<std::time::SystemTime>) -> (u64, u64) {
     t.ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
@@ -104,26 +104,42 @@ pub fn attr(meta: &Metadata) -> Attr {
     }
     #[cfg(not(unix))]
     {
-        // No host modes: directories and symlinks are open to all, files read/write for all
-        // unless the host marks them read-only. The guest sees everything as owned by root.
-        let ty = type_bits(meta.file_type());
-        let perm = match ty {
-            S_IFDIR | S_IFLNK => 0o777,
-            _ if meta.permissions().readonly() => 0o444,
-            _ => 0o666,
-        };
-        let mtime = since_epoch(meta.modified());
-        Attr {
-            mode: ty | perm,
-            ino: None,
-            nlink: if ty == S_IFDIR { 2 } else { 1 },
-            rdev: 0,
-            size: meta.len(),
-            blocks: meta.len().div_ceil(512),
-            atime: since_epoch(meta.accessed()),
-            mtime,
-            ctime: mtime,
-        }
+        modeless_attr(meta)
+    }
+}
+
+/// Permission bits reported for every file on a host without modes.
+///
+/// WASI preview 1 has no permission bits at all: its filestat carries the file type, size,
+/// link count and times, and nothing says who may read, write or run a file. (std's
+/// `Permissions::readonly()` is no signal either: wasi-libc's stat() fills st_mode with the
+/// file type alone, so std calls every file read-only; measured with rustc 1.95 under wasmtime
+/// 49, for host files of mode 0755, 0644 and 0444 alike.) So the server cannot keep the
+/// host's modes and picks one for everything: rwx for owner, group and others. The host still
+/// decides: a write or an open the runtime's user may not make fails there, with the host's
+/// errno. The alternatives are worse for a shared directory: without x bits nothing in it can
+/// be run (Docker users expect `-v ./dir:/dir` then `/dir/script.sh` to work), and without w
+/// bits for group and others a container running as a non-root user could write nothing in
+/// it (the guest sees every file as root's, see Tgetattr).
+#[cfg(any(not(unix), test))]
+pub const MODELESS_PERM: u32 = 0o777;
+
+/// Attributes from what every host has (type, size, times), with [`MODELESS_PERM`]; what a
+/// WASI host reports. Compiled natively for tests, to check the policy on real metadata.
+#[cfg(any(not(unix), test))]
+pub fn modeless_attr(meta: &Metadata) -> Attr {
+    let ty = type_bits(meta.file_type());
+    let mtime = since_epoch(meta.modified());
+    Attr {
+        mode: ty | MODELESS_PERM,
+        ino: None,
+        nlink: if ty == S_IFDIR { 2 } else { 1 },
+        rdev: 0,
+        size: meta.len(),
+        blocks: meta.len().div_ceil(512),
+        atime: since_epoch(meta.accessed()),
+        mtime,
+        ctime: mtime,
     }
 }
 

@@ -320,6 +320,48 @@ fn symlink_and_readlink() {
     assert_eq!(call_err(&mut s, TSYMLINK, body().u32(ROOT).s(b"lnk").s(b"x").u32(0)), EEXIST);
 }
 
+/// Modes: natively the host's own; on a host without modes (WASI) rwx for everyone, so that
+/// a script or binary in a shared directory runs, and the host decides what may be written.
+#[test]
+fn modes_are_the_hosts_or_rwx_where_the_host_has_none() {
+    let (tmp, mut s) = setup("modes", 8192);
+    let share = tmp.share();
+    let files = [("script.sh", 0o755), ("data", 0o644), ("ro", 0o444), ("private", 0o600)];
+    for (name, mode) in files {
+        fs::write(share.join(name), b"#!/bin/sh\necho hi\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(share.join(name), fs::Permissions::from_mode(mode)).unwrap();
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+    }
+    fs::create_dir(share.join("d")).unwrap();
+    symlink("script.sh", share.join("lnk"));
+
+    for (fid, (name, mode)) in (1..).zip(files) {
+        walk(&mut s, ROOT, fid, &[name]);
+        let reported = getattr(&mut s, fid).1;
+        if cfg!(unix) {
+            assert_eq!(reported, S_IFREG | mode, "{name}");
+        } else {
+            assert_eq!(reported, S_IFREG | 0o777, "{name}");
+        }
+        // The no-modes policy itself, on this host's real metadata (so natively too): the
+        // host's mode bits play no part.
+        let meta = fs::symlink_metadata(share.join(name)).unwrap();
+        assert_eq!(super::hostfs::modeless_attr(&meta).mode, S_IFREG | 0o777, "{name}");
+    }
+    for (name, ty) in [("d", S_IFDIR), ("lnk", S_IFLNK)] {
+        let meta = fs::symlink_metadata(share.join(name)).unwrap();
+        assert_eq!(super::hostfs::modeless_attr(&meta).mode, ty | 0o777, "{name}");
+    }
+    let meta = fs::symlink_metadata(share.join("data")).unwrap();
+    let a = super::hostfs::modeless_attr(&meta);
+    assert_eq!((a.size, a.nlink, a.blocks), (18, 1, 1));
+}
+
 #[test]
 fn setattr_truncate_mode_times() {
     let (tmp, mut s) = setup("setattr", 8192);
