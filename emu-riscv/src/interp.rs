@@ -256,10 +256,12 @@ impl Hart {
                             }
                         };
                     }
-                    // Control transfers end their block.
+                    // A taken branch leaves the block; the block goes on after one not taken.
                     macro_rules! branch {
                         ($cond:expr) => {
-                            break 'block if $cond { pc.wrapping_add(imm) } else { pc.wrapping_add(i.len as u64) }
+                            if $cond {
+                                break 'block pc.wrapping_add(imm);
+                            }
                         };
                     }
                     match i.op {
@@ -268,7 +270,11 @@ impl Hart {
                         Op::Auipc => wr!(i.rd, pc.wrapping_add(imm)),
                         Op::Jal => {
                             wr!(i.rd, pc.wrapping_add(i.len as u64));
-                            break 'block pc.wrapping_add(imm);
+                            // A JAL the block builder followed has its target next in the block;
+                            // otherwise (or when the budget cuts the block here) it is the last.
+                            if k == end {
+                                break 'block pc.wrapping_add(imm);
+                            }
                         }
                         Op::Jalr => {
                             wr!(i.rd, pc.wrapping_add(i.len as u64));
@@ -362,10 +368,14 @@ impl Hart {
                         }
                     }
                 }
-                // Fell off the end of the block.
+                // Fell off the end of the block (its last instruction is not a JAL, which
+                // leaves through the `break` above).
                 let last = self.blocks.op(end - 1);
                 vbase + last.po as u64 + last.len as u64
             };
+            // A taken branch or a JAL may leave before the end: give back the rest.
+            budget += u64::from(end - k);
+            k = end;
             // The next block, if it is at hand.
             if budget == 0 || self.csr.mip & self.csr.mie != 0 {
                 leave!(BlockEnd::Next(pc));
