@@ -19,7 +19,9 @@
 //!
 //! Blocks live in one arena, allocated in order and all freed at once when it fills (or on a
 //! flush), which keeps a block's instructions contiguous and the cache free of per-block heap
-//! allocations.
+//! allocations. The arena is a separate value ([`new_arena`]) that the interpreter holds apart
+//! from the hart while it runs, so the hot loop can walk a block as a plain slice while it
+//! mutates the hart.
 
 use crate::decode::{decode, Insn, Op};
 
@@ -49,14 +51,30 @@ pub(crate) struct BlockRef {
     pub len: u32,
 }
 
+/// The index of the block cache; the instructions are in the arena ([`new_arena`]).
 pub(crate) struct BlockCache {
     slots: Box<[Slot]>,
-    /// Instruction storage. Index 0 is scratch for a lone instruction that straddles a page
-    /// boundary (decoded through the slow fetch path and never cached).
-    ops: Box<[Insn; ARENA]>,
     /// Next free arena index.
     used: usize,
     epoch: u64,
+}
+
+/// Instruction storage for [`BlockCache`]. Index 0 is scratch for a lone instruction that
+/// straddles a page boundary (decoded through the slow fetch path and never cached). A fixed
+/// size, so indexes masked to it need no bounds check.
+pub(crate) type Arena = [Insn; ARENA];
+
+pub(crate) fn new_arena() -> Box<Arena> {
+    match vec![Insn::ILLEGAL; ARENA].into_boxed_slice().try_into() {
+        Ok(arena) => arena,
+        Err(_) => unreachable!("the vector has exactly ARENA entries"),
+    }
+}
+
+/// The instruction at arena index `k`.
+#[inline(always)]
+pub(crate) fn op(arena: &Arena, k: u32) -> Insn {
+    arena[k as usize & (ARENA - 1)]
 }
 
 /// Whether the block ends after `op` (JAL is decided by its target).
@@ -92,15 +110,7 @@ impl Default for BlockCache {
 
 impl BlockCache {
     pub fn new() -> Self {
-        Self {
-            slots: vec![Slot::default(); 2 << SET_BITS].into_boxed_slice(),
-            ops: match vec![Insn::ILLEGAL; ARENA].into_boxed_slice().try_into() {
-                Ok(ops) => ops,
-                Err(_) => unreachable!("the vector has exactly ARENA entries"),
-            },
-            used: 1,
-            epoch: 1,
-        }
+        Self { slots: vec![Slot::default(); 2 << SET_BITS].into_boxed_slice(), used: 1, epoch: 1 }
     }
 
     /// The first of the two slots of `off`'s set.
@@ -130,15 +140,9 @@ impl BlockCache {
         (s.key == key).then_some(BlockRef { start: s.start, len: s.len })
     }
 
-    /// The instruction at arena index `k`.
-    #[inline(always)]
-    pub fn op(&self, k: u32) -> Insn {
-        self.ops[k as usize & (ARENA - 1)]
-    }
-
     /// Decodes and caches the block at RAM offset `off` (which must be 2-byte aligned and inside
-    /// `ram`). None if its first instruction straddles the end of the page.
-    pub fn build(&mut self, ram: &[u8], off: usize) -> Option<BlockRef> {
+    /// `ram`) into `arena`. None if its first instruction straddles the end of the page.
+    pub fn build(&mut self, arena: &mut Arena, ram: &[u8], off: usize) -> Option<BlockRef> {
         debug_assert!((off as u64) < 1 << 40);
         if self.used + MAX_BLOCK > ARENA {
             self.flush();
@@ -156,7 +160,7 @@ impl BlockCache {
                 break; // straddles: the next block starts with it
             };
             let insn = Insn { po: (at & 0xfff) as u16, ..decode(word) };
-            self.ops[self.used] = insn;
+            arena[self.used] = insn;
             self.used += 1;
             at += insn.len as usize;
             if insn.op == Op::Jal {
@@ -185,8 +189,8 @@ impl BlockCache {
 
     /// Puts a lone instruction (at page offset `po`) in the scratch entry and returns it as a
     /// one-instruction block.
-    pub fn scratch(&mut self, insn: Insn, po: u16) -> BlockRef {
-        self.ops[0] = Insn { po, ..insn };
+    pub fn scratch(arena: &mut Arena, insn: Insn, po: u16) -> BlockRef {
+        arena[0] = Insn { po, ..insn };
         BlockRef { start: 0, len: 1 }
     }
 
@@ -202,9 +206,9 @@ impl BlockCache {
 
     /// Drops every block and zeroes the storage, so a snapshot of linear memory taken now does
     /// not carry decoded instructions (they are rebuilt on demand).
-    pub fn clear(&mut self) {
+    pub fn clear(&mut self, arena: &mut Arena) {
         self.slots.fill(Slot::default());
-        self.ops.fill(Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, rs3: 0, len: 0, imm: 0, raw: 0, po: 0 });
+        arena.fill(Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, rs3: 0, len: 0, imm: 0, raw: 0, po: 0 });
         self.used = 1;
         self.epoch = 1;
     }
@@ -235,10 +239,10 @@ mod tests {
     #[test]
     fn a_block_goes_past_branches_and_ends_at_jalr() {
         let ram = words(&[ADDI, BEQ, ADDI, JALR, ADDI]);
-        let mut c = BlockCache::new();
-        let b = c.build(&ram, 0).unwrap();
+        let (mut c, mut a) = (BlockCache::new(), new_arena());
+        let b = c.build(&mut a, &ram, 0).unwrap();
         assert_eq!(b.len, 4);
-        assert_eq!(c.op(b.start + 3).op, Op::Jalr);
+        assert_eq!(a[b.start as usize + 3].op, Op::Jalr);
         assert_eq!(c.lookup(0), Some(b));
         assert_eq!(c.lookup(4), None);
     }
@@ -247,13 +251,13 @@ mod tests {
     fn a_block_follows_jal_in_its_page_only() {
         // 0: addi; 4: jal +12 (to 16); 8, 12: skipped; 16: addi; 20: jal to the next page.
         let ram = words(&[ADDI, jal(12), ADDI, ADDI, ADDI, jal(4096)]);
-        let mut c = BlockCache::new();
-        let b = c.build(&ram, 0).unwrap();
-        let offsets: Vec<u16> = (b.start..b.start + b.len).map(|k| c.op(k).po).collect();
+        let (mut c, mut a) = (BlockCache::new(), new_arena());
+        let b = c.build(&mut a, &ram, 0).unwrap();
+        let offsets: Vec<u16> = (b.start..b.start + b.len).map(|k| a[k as usize].po).collect();
         assert_eq!(offsets, [0, 4, 16, 20]);
         // A jump to itself is followed until the block is full.
         let ram = words(&[jal(0)]);
-        assert_eq!(c.build(&ram, 0).unwrap().len as usize, MAX_BLOCK);
+        assert_eq!(c.build(&mut a, &ram, 0).unwrap().len as usize, MAX_BLOCK);
     }
 
     #[test]
@@ -264,38 +268,38 @@ mod tests {
             ram[at..at + 2].copy_from_slice(&0x0505u16.to_le_bytes());
         }
         ram[4094..4096].copy_from_slice(&(ADDI as u16).to_le_bytes());
-        let mut c = BlockCache::new();
-        let b = c.build(&ram, 4096 - 2 * 10).unwrap();
+        let (mut c, mut a) = (BlockCache::new(), new_arena());
+        let b = c.build(&mut a, &ram, 4096 - 2 * 10).unwrap();
         assert_eq!(b.len, 9, "nine compressed instructions, then the straddler is left out");
-        assert_eq!(c.build(&ram, 4094), None);
+        assert_eq!(c.build(&mut a, &ram, 4094), None);
         assert_eq!(c.lookup(4094), None);
     }
 
     #[test]
     fn flush_drops_every_block_and_garbage_offsets_miss() {
         let ram = words(&[ADDI, JALR]);
-        let mut c = BlockCache::new();
-        c.build(&ram, 0).unwrap();
+        let (mut c, mut a) = (BlockCache::new(), new_arena());
+        c.build(&mut a, &ram, 0).unwrap();
         c.flush();
         assert_eq!(c.lookup(0), None);
         assert_eq!(c.lookup(usize::MAX - 8192), None);
         // Many flushes wrap the epoch without resurrecting old blocks.
-        let b = c.build(&ram, 0).unwrap();
+        let b = c.build(&mut a, &ram, 0).unwrap();
         for _ in 0..MAX_EPOCH + 3 {
             c.flush();
         }
         assert_eq!(c.lookup(0), None);
-        assert_eq!(c.build(&ram, 0).unwrap().len, b.len);
+        assert_eq!(c.build(&mut a, &ram, 0).unwrap().len, b.len);
     }
 
     #[test]
     fn a_full_arena_starts_over() {
         let ram = words(&[ADDI; 1024]);
-        let mut c = BlockCache::new();
+        let (mut c, mut a) = (BlockCache::new(), new_arena());
         let mut built = 0;
         while built < 2 * ARENA / MAX_BLOCK {
             let off = (built % 64) * 4;
-            let b = c.build(&ram, off).unwrap();
+            let b = c.build(&mut a, &ram, off).unwrap();
             assert!(b.start as usize + b.len as usize <= ARENA);
             built += 1;
         }

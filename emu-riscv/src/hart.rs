@@ -4,7 +4,7 @@
 //! `mmu.rs`), everything else as MMIO. The interpreter loop (fetch, decode cache, the fast
 //! integer paths) is in `interp.rs`; [`Hart::execute`] here implements every instruction.
 
-use crate::blocks::BlockCache;
+use crate::blocks::{new_arena, Arena, BlockCache};
 use crate::csr::{mstatus, Csrs};
 use crate::decode::{Insn, Op};
 use crate::mmu::{Access, Tlb};
@@ -128,8 +128,10 @@ pub struct Hart {
     pub(crate) reservation: Option<u64>,
     /// Inline rather than boxed: one pointer load less on every load and store.
     pub(crate) tlb: Tlb,
-    /// Decoded instruction blocks ([`crate::interp`]).
+    /// Decoded instruction blocks ([`crate::interp`]): the index, and the instructions (taken
+    /// out while [`Hart::run`] runs).
     pub(crate) blocks: BlockCache,
+    pub(crate) arena: Option<Box<Arena>>,
 }
 
 impl Default for Hart {
@@ -155,6 +157,7 @@ impl Hart {
             reservation: None,
             tlb: Tlb::default(),
             blocks: BlockCache::new(),
+            arena: Some(new_arena()),
         };
         h.csr.stimecmp = u64::MAX;
         h

@@ -19,7 +19,7 @@
 //! instructions and through MMIO accesses (a control transfer follows soon), and the global
 //! enables only through privileged instructions and traps.
 
-use crate::blocks::BlockRef;
+use crate::blocks::{new_arena, op, Arena, BlockCache, BlockRef};
 use crate::decode::{decode, Insn, Op};
 use crate::hart::{Bus, Exception, Exit, Hart};
 
@@ -68,11 +68,21 @@ impl Hart {
 
     /// Drops every decoded block and zeroes their storage (before a snapshot of linear memory).
     pub fn clear_decoded(&mut self) {
-        self.blocks.clear();
+        let arena = self.arena.get_or_insert_with(new_arena);
+        self.blocks.clear(arena);
     }
 
     /// Runs up to `budget` instructions.
     pub fn run<B: Bus>(&mut self, bus: &mut B, budget: u64) -> Exit {
+        // The decoded instructions are held apart from the hart meanwhile, so the hot loop can
+        // walk a block as a slice while it mutates the hart.
+        let mut arena = self.arena.take().unwrap_or_else(new_arena);
+        let exit = self.run_with(bus, budget, &mut arena);
+        self.arena = Some(arena);
+        exit
+    }
+
+    fn run_with<B: Bus>(&mut self, bus: &mut B, budget: u64, arena: &mut Arena) -> Exit {
         let mut left = budget;
         // instret is `base + (budget - left)`, written back before anything can read it.
         // Trapping instructions use up budget (so a trap loop cannot keep `run` from
@@ -111,7 +121,7 @@ impl Hart {
                 Some(b) => b,
                 None => {
                     self.pc = pc;
-                    match self.enter_block(bus, &mut win_vbase, &mut win_ram) {
+                    match self.enter_block(bus, arena, &mut win_vbase, &mut win_ram) {
                         Ok(b) => b,
                         Err(e) => {
                             left -= 1;
@@ -122,7 +132,7 @@ impl Hart {
             };
             let mut block = block;
             loop {
-                match self.run_blocks(bus, block, &mut left, &mut win_vbase, &mut win_ram) {
+                match self.run_blocks(bus, arena, block, &mut left, &mut win_vbase, &mut win_ram) {
                     BlockEnd::Next(next) => {
                         pc = next;
                         // Interrupts that MMIO made pending.
@@ -143,7 +153,7 @@ impl Hart {
                         // Through the reference implementation, which reads pc and possibly
                         // instret, and may change both.
                         pc = slow_pc;
-                        let i = self.blocks.op(k - 1);
+                        let i = op(arena, k - 1);
                         let next = pc.wrapping_add(i.len as u64);
                         self.pc = pc;
                         self.instret = base.wrapping_add(budget - left - 1);
@@ -198,6 +208,7 @@ impl Hart {
     fn run_blocks<B: Bus>(
         &mut self,
         bus: &mut B,
+        arena: &Arena,
         block: BlockRef,
         left: &mut u64,
         win_vbase: &mut u64,
@@ -231,7 +242,7 @@ impl Hart {
             // The pc after the block: where its last instruction falls through or jumps to.
             let pc = 'block: {
                 while k != end {
-                    let i = self.blocks.op(k);
+                    let i = op(arena, k);
                     k += 1;
                     let x1 = self.x[(i.rs1 & 31) as usize];
                     let imm = i.imm as i64 as u64;
@@ -370,7 +381,7 @@ impl Hart {
                 }
                 // Fell off the end of the block (its last instruction is not a JAL, which
                 // leaves through the `break` above).
-                let last = self.blocks.op(end - 1);
+                let last = op(arena, end - 1);
                 vbase + last.po as u64 + last.len as u64
             };
             // A taken branch or a JAL may leave before the end: give back the rest.
@@ -406,6 +417,7 @@ impl Hart {
     fn enter_block<B: Bus>(
         &mut self,
         bus: &mut B,
+        arena: &mut Arena,
         win_vbase: &mut u64,
         win_ram: &mut usize,
     ) -> Result<BlockRef, Exception> {
@@ -420,7 +432,7 @@ impl Hart {
         if let Some(b) = self.blocks.lookup(off) {
             return Ok(b);
         }
-        if let Some(b) = self.blocks.build(bus.ram().as_slice(), off) {
+        if let Some(b) = self.blocks.build(arena, bus.ram().as_slice(), off) {
             return Ok(b);
         }
         // A 32-bit instruction in the last halfword of a page: the second half may fault with
@@ -434,7 +446,7 @@ impl Hart {
         })?;
         let ram = bus.ram().as_slice();
         let insn: Insn = decode(lo | (u16::from_le_bytes([ram[off2], ram[off2 + 1]]) as u32) << 16);
-        Ok(self.blocks.scratch(insn, (pc & 0xfff) as u16))
+        Ok(BlockCache::scratch(arena, insn, (pc & 0xfff) as u16))
     }
 }
 
