@@ -11,6 +11,7 @@ pub mod queue;
 pub mod rng;
 pub mod spec;
 pub mod virtio_9p;
+pub mod virtio_set;
 
 #[cfg(test)]
 mod testing;
@@ -22,3 +23,4 @@ pub use mmio::VirtioMmio;
 pub use p9::{Server as P9Server, Share};
 pub use rng::Rng;
 pub use virtio_9p::P9;
+pub use virtio_set::VirtioSet;

@@ -7,23 +7,23 @@ use crate::fdt::FdtWriter;
 use crate::hart::{Bus, Exit, Hart, PRV_S};
 use crate::plic::{self, Plic};
 use crate::sbi::{self, SbiEffect};
-use devices::{Blk, Console, Rng, Share, VirtioMmio, P9};
+use devices::VirtioSet;
 use emu_core::session::{Halt, Machine, Slice};
-use emu_core::{DevCtx, GuestRam, Host, KernelLog, MmioDevice};
+use emu_core::{DevCtx, GuestClock, GuestRam, Host, KernelLog, MmioDevice};
 use std::path::PathBuf;
+
+pub use emu_core::BootImage;
 
 pub const RAM_BASE: u64 = 0x8000_0000;
 pub const VIRTIO_BASE: u64 = 0x1000_1000;
 pub const VIRTIO_STRIDE: u64 = 0x1000;
-/// virtio slots, in order; slot i uses PLIC source i + 1.
-const SLOT_CONSOLE: u64 = 0;
-const SLOT_BLK: u64 = 1;
-const SLOT_P9: u64 = 2;
-const SLOT_RNG: u64 = 3;
-const NUM_SLOTS: u64 = 4;
+/// virtio slots, in [`VirtioSet`] order; slot i uses PLIC source i + 1.
+const NUM_SLOTS: u64 = VirtioSet::SLOTS as u64;
 
 /// The timebase: 10 MHz, as QEMU's virt machine.
 pub const TIMEBASE_HZ: u64 = 10_000_000;
+/// The guest clock counts timebase ticks.
+const NS_PER_TICK: u64 = 1_000_000_000 / TIMEBASE_HZ;
 /// Pre-boot runs on a virtual clock: this many instructions make one timer tick.
 const INSNS_PER_TICK: u64 = 10;
 /// Instructions per slice between looks at the clock and the devices.
@@ -42,28 +42,18 @@ pub struct System {
     pub ram: GuestRam,
     pub clint: Clint,
     pub plic: Plic,
-    pub console: VirtioMmio<Console>,
-    pub blk: VirtioMmio<Blk>,
-    pub p9: VirtioMmio<P9>,
-    pub rng: VirtioMmio<Rng>,
+    pub virtio: VirtioSet,
     /// The guest kernel's console output (SBI putchar), kept for error reports.
     pub console_log: KernelLog,
     pub halted: Option<Halt>,
     mtime: u64,
 }
 
-/// The guest clock: virtual (derived from retired instructions, plus idle time skipped) during
-/// pre-boot, the host's monotonic clock at run time.
-#[derive(Debug, Clone, Copy)]
-enum Clock {
-    Virtual { skipped_ticks: u64 },
-    Host { base_ticks: u64, origin_ns: u64 },
-}
-
 pub struct RiscvMachine {
     pub hart: Hart,
     pub sys: System,
-    clock: Clock,
+    /// Guest time in timebase ticks.
+    clock: GuestClock,
 }
 
 /// The bus as the hart sees it during a slice: the system plus the host for device I/O.
@@ -75,13 +65,7 @@ struct BusView<'a> {
 impl BusView<'_> {
     fn virtio(&mut self, slot: u64) -> (&mut dyn MmioDevice, DevCtx<'_>) {
         let sys = &mut *self.sys;
-        let dev: &mut dyn MmioDevice = match slot {
-            SLOT_CONSOLE => &mut sys.console,
-            SLOT_BLK => &mut sys.blk,
-            SLOT_P9 => &mut sys.p9,
-            _ => &mut sys.rng,
-        };
-        (dev, DevCtx { ram: &mut sys.ram, host: &mut *self.host })
+        (sys.virtio.slot(slot as usize), DevCtx { ram: &mut sys.ram, host: &mut *self.host })
     }
 }
 
@@ -95,10 +79,9 @@ impl System {
 
     /// Samples every device's interrupt line into the PLIC.
     fn sync_irqs(&mut self) {
-        self.plic.set_level(1 + SLOT_CONSOLE as u32, self.console.irq_level());
-        self.plic.set_level(1 + SLOT_BLK as u32, self.blk.irq_level());
-        self.plic.set_level(1 + SLOT_P9 as u32, self.p9.irq_level());
-        self.plic.set_level(1 + SLOT_RNG as u32, self.rng.irq_level());
+        for (slot, level) in self.virtio.irq_levels().into_iter().enumerate() {
+            self.plic.set_level(1 + slot as u32, level);
+        }
     }
 }
 
@@ -152,15 +135,6 @@ impl Bus for BusView<'_> {
     }
 }
 
-/// What to boot.
-pub struct BootImage<'a> {
-    pub kernel: &'a [u8],
-    pub initrd: &'a [u8],
-    pub rootfs: Vec<u8>,
-    pub memory_mib: u64,
-    pub cmdline: &'a str,
-}
-
 impl RiscvMachine {
     pub fn new(boot: BootImage) -> Result<Self, BootError> {
         let ram_size = boot.memory_mib << 20;
@@ -206,43 +180,36 @@ impl RiscvMachine {
             ram,
             clint: Clint::default(),
             plic: Plic::default(),
-            console: VirtioMmio::new(Console::new()),
-            blk: VirtioMmio::new(Blk::new(boot.rootfs, true)),
-            p9: VirtioMmio::new(P9::new(proto::P9_TAG)),
-            rng: VirtioMmio::new(Rng::new()),
+            virtio: VirtioSet::new(boot.rootfs, proto::P9_TAG),
             console_log: KernelLog::default(),
             halted: None,
             mtime: 0,
         };
-        Ok(Self { hart, sys, clock: Clock::Virtual { skipped_ticks: 0 } })
+        Ok(Self { hart, sys, clock: GuestClock::new(NS_PER_TICK) })
     }
 
-    fn now_ticks(&self, host: &mut dyn Host) -> u64 {
-        match self.clock {
-            Clock::Virtual { skipped_ticks } => skipped_ticks + self.hart.instret / INSNS_PER_TICK,
-            Clock::Host { base_ticks, origin_ns } => {
-                base_ticks + host.monotonic_ns().saturating_sub(origin_ns) / (1_000_000_000 / TIMEBASE_HZ)
-            }
-        }
+    /// What the retired instructions are worth on the virtual clock, in ticks.
+    fn retired_ticks(&self) -> u64 {
+        self.hart.instret / INSNS_PER_TICK
     }
 
     fn update_timers(&mut self, host: &mut dyn Host) {
-        let now = self.now_ticks(host);
+        let now = self.clock.now(self.retired_ticks(), host);
         self.hart.mtime = now;
         self.sys.mtime = now;
         self.hart.update_stip();
         self.hart.csr.mip = (self.hart.csr.mip & !(irq::MTI | irq::MSI)) | self.sys.clint_bits();
     }
 
-    fn next_deadline_ticks(&self) -> u64 {
-        self.hart.csr.stimecmp.min(self.sys.clint.mtimecmp)
+    /// The next timer event; a compare value of all ones is how a guest leaves a timer off.
+    fn next_deadline_ticks(&self) -> Option<u64> {
+        Some(self.hart.csr.stimecmp.min(self.sys.clint.mtimecmp)).filter(|&d| d != u64::MAX)
     }
 
     fn poll_devices(&mut self, host: &mut dyn Host) {
         let sys = &mut self.sys;
         let mut ctx = DevCtx { ram: &mut sys.ram, host };
-        sys.console.poll(&mut ctx);
-        sys.p9.poll(&mut ctx);
+        sys.virtio.poll(&mut ctx);
         sys.sync_irqs();
         self.hart.csr.mip = (self.hart.csr.mip & !(irq::MEI | irq::SEI)) | sys.plic.mip_bits();
     }
@@ -260,29 +227,12 @@ impl Machine for RiscvMachine {
                 self.hart.wfi = false;
             } else {
                 let deadline = self.next_deadline_ticks();
-                match &mut self.clock {
-                    Clock::Virtual { skipped_ticks } => {
-                        // Idle during pre-boot costs nothing: jump to the next timer event.
-                        let now = *skipped_ticks + self.hart.instret / INSNS_PER_TICK;
-                        if deadline == u64::MAX {
-                            return Slice::Halted(Halt::Fatal(
-                                "the guest waits for an interrupt that can never come".into(),
-                            ));
-                        }
-                        *skipped_ticks += deadline.saturating_sub(now);
-                        self.update_timers(host);
-                        self.hart.wfi = false;
-                    }
-                    Clock::Host { base_ticks, origin_ns } => {
-                        let ns_per_tick = 1_000_000_000 / TIMEBASE_HZ;
-                        let deadline_ns = if deadline == u64::MAX {
-                            host.monotonic_ns() + 1_000_000_000
-                        } else {
-                            origin_ns.saturating_add(deadline.saturating_sub(*base_ticks).saturating_mul(ns_per_tick))
-                        };
-                        return Slice::Idle { deadline_ns };
-                    }
+                if let Some(slice) = self.clock.idle(self.retired_ticks(), deadline, host) {
+                    return slice;
                 }
+                // Pre-boot skipped to the deadline: the timer fires and the hart runs on.
+                self.update_timers(host);
+                self.hart.wfi = false;
             }
         }
         let mut bus = BusView { sys: &mut self.sys, host };
@@ -309,25 +259,23 @@ impl Machine for RiscvMachine {
     }
 
     fn drain_channel(&mut self, out: &mut Vec<u8>) {
-        out.extend(self.sys.console.device_mut().take_output());
+        self.sys.virtio.drain_channel(out);
     }
 
     fn feed_channel(&mut self, data: &[u8]) {
-        self.sys.console.device_mut().push_input(data);
+        self.sys.virtio.feed_channel(data);
     }
 
     fn channel_backlog(&self) -> usize {
-        self.sys.console.device().pending_input()
+        self.sys.virtio.channel_backlog()
     }
 
     fn set_shares(&mut self, shares: Vec<(String, PathBuf)>) {
-        let shares = shares.into_iter().map(|(aname, root)| Share { aname, root }).collect();
-        self.sys.p9.device_mut().set_shares(shares);
+        self.sys.virtio.set_shares(shares);
     }
 
     fn use_host_clock(&mut self, host: &mut dyn Host) {
-        let base_ticks = self.now_ticks(host);
-        self.clock = Clock::Host { base_ticks, origin_ns: host.monotonic_ns() };
+        self.clock.use_host(self.retired_ticks(), host);
     }
 
     fn console_tail(&self) -> String {

@@ -27,10 +27,10 @@ pub mod rtc;
 pub mod uart;
 
 use crate::{Bus, Cpu, Exit};
-use devices::{Blk, Console, Rng, Share, VirtioMmio, P9};
+use devices::VirtioSet;
 use dma::DmaWatch;
 use emu_core::session::{Halt, Machine, Slice};
-use emu_core::{DevCtx, GuestRam, Host, KernelLog, MmioDevice};
+use emu_core::{DevCtx, GuestClock, GuestRam, Host, KernelLog, MmioDevice};
 use ioapic::Ioapic;
 use lapic::Lapic;
 use pic::Pic;
@@ -39,14 +39,14 @@ use rtc::Rtc;
 use std::path::PathBuf;
 use uart::Uart;
 
+/// The x86 command line lacks the virtio announcements: the board appends them.
+pub use emu_core::BootImage;
+
 pub const VIRTIO_BASE: u64 = 0xfeb0_0000;
 pub const VIRTIO_STRIDE: u64 = 0x1000;
-/// ISA IRQ (= IOAPIC pin) of each virtio slot: console, blk, 9p, rng.
-pub const VIRTIO_IRQS: [u8; 4] = [5, 6, 7, 10];
-const SLOT_CONSOLE: usize = 0;
-const SLOT_BLK: usize = 1;
-const SLOT_P9: usize = 2;
-const NUM_SLOTS: usize = 4;
+/// ISA IRQ (= IOAPIC pin) of each virtio slot, in [`VirtioSet`] order: console, blk, 9p, rng.
+pub const VIRTIO_IRQS: [u8; NUM_SLOTS] = [5, 6, 7, 10];
+const NUM_SLOTS: usize = VirtioSet::SLOTS;
 const UART_IRQ: u8 = 4;
 /// ISA IRQ0 (the PIT) arrives on IOAPIC pin 2, as on PCs.
 const PIT_PIN: usize = 2;
@@ -67,13 +67,6 @@ pub enum BoardError {
     Boot(#[from] boot::BootError),
 }
 
-/// The guest clock (see the module documentation).
-#[derive(Debug, Clone, Copy)]
-enum Clock {
-    Virtual { skipped_ns: u64 },
-    Host { base_ns: u64, origin_ns: u64 },
-}
-
 /// Everything on the bus except the CPU.
 pub struct System {
     pub ram: GuestRam,
@@ -83,10 +76,7 @@ pub struct System {
     pit: Pit,
     rtc: Rtc,
     uart: Uart,
-    pub console: VirtioMmio<Console>,
-    pub blk: VirtioMmio<Blk>,
-    pub p9: VirtioMmio<P9>,
-    pub rng: VirtioMmio<Rng>,
+    pub virtio: VirtioSet,
     dma: [DmaWatch; NUM_SLOTS],
     /// RAM ranges devices wrote, for the CPU's decode cache.
     dma_written: Vec<(u64, u64)>,
@@ -100,13 +90,7 @@ pub struct System {
 
 impl System {
     fn virtio(&mut self, slot: usize) -> (&mut dyn MmioDevice, &mut GuestRam, &mut DmaWatch) {
-        let dev: &mut dyn MmioDevice = match slot {
-            SLOT_CONSOLE => &mut self.console,
-            SLOT_BLK => &mut self.blk,
-            SLOT_P9 => &mut self.p9,
-            _ => &mut self.rng,
-        };
-        (dev, &mut self.ram, &mut self.dma[slot])
+        (self.virtio.slot(slot), &mut self.ram, &mut self.dma[slot])
     }
 
     fn deliver(&mut self, msg: Option<ioapic::Message>) {
@@ -126,8 +110,7 @@ impl System {
     /// Samples the device lines, forwards level-triggered EOIs to the IOAPIC and collects
     /// DMA-written ranges.
     fn sync(&mut self) {
-        let levels = [self.console.irq_level(), self.blk.irq_level(), self.p9.irq_level(), self.rng.irq_level()];
-        for (slot, level) in levels.into_iter().enumerate() {
+        for (slot, level) in self.virtio.irq_levels().into_iter().enumerate() {
             if level != self.virtio_lines[slot] {
                 self.virtio_lines[slot] = level;
                 self.set_isa_line(VIRTIO_IRQS[slot], level);
@@ -187,34 +170,32 @@ impl System {
 struct BusView<'a> {
     sys: &'a mut System,
     host: &'a mut dyn Host,
-    clock: Clock,
-    /// Guest time at the start of this run (the virtual clock does not move within a run).
-    start_ns: u64,
+    clock: GuestClock,
+    /// What the instructions retired before this run are worth on the virtual clock: it does
+    /// not move within a run.
+    retired_ns: u64,
     want_exit: bool,
 }
 
 impl BusView<'_> {
     fn now(&mut self) -> u64 {
-        match self.clock {
-            Clock::Virtual { .. } => self.start_ns,
-            Clock::Host { base_ns, origin_ns } => base_ns + self.host.monotonic_ns().saturating_sub(origin_ns),
-        }
+        self.clock.now(self.retired_ns, self.host)
     }
 
     /// After a device access: with the virtual clock, end the run so time catches up with the
     /// instructions retired before the next access; always when devices wrote RAM.
     fn accessed(&mut self) {
         self.sys.sync();
-        if matches!(self.clock, Clock::Virtual { .. }) || !self.sys.dma_written.is_empty() || self.sys.halted.is_some()
-        {
+        if self.clock.is_virtual() || !self.sys.dma_written.is_empty() || self.sys.halted.is_some() {
             self.want_exit = true;
         }
     }
 
     fn unix_secs(&mut self) -> u64 {
-        match self.clock {
-            Clock::Virtual { .. } => PREBOOT_EPOCH_SECS + self.start_ns / 1_000_000_000,
-            Clock::Host { .. } => self.host.wall_clock_ns() / 1_000_000_000,
+        if self.clock.is_virtual() {
+            PREBOOT_EPOCH_SECS + self.now() / 1_000_000_000
+        } else {
+            self.host.wall_clock_ns() / 1_000_000_000
         }
     }
 
@@ -364,20 +345,11 @@ impl Bus for BusView<'_> {
     }
 }
 
-/// What to boot.
-pub struct BootImage<'a> {
-    pub kernel: &'a [u8],
-    pub initrd: &'a [u8],
-    pub rootfs: Vec<u8>,
-    pub memory_mib: u64,
-    /// The command line without the virtio device announcements (the board appends those).
-    pub cmdline: &'a str,
-}
-
 pub struct X86Machine {
     pub cpu: Cpu,
     pub sys: System,
-    clock: Clock,
+    /// Guest time in nanoseconds.
+    clock: GuestClock,
 }
 
 /// `virtio_mmio.device=` arguments announcing the board's virtio devices, in slot order.
@@ -416,10 +388,7 @@ impl X86Machine {
             pit: Pit::default(),
             rtc: Rtc::default(),
             uart: Uart::default(),
-            console: VirtioMmio::new(Console::new()),
-            blk: VirtioMmio::new(Blk::new(boot.rootfs, true)),
-            p9: VirtioMmio::new(P9::new(proto::P9_TAG)),
-            rng: VirtioMmio::new(Rng::new()),
+            virtio: VirtioSet::new(boot.rootfs, proto::P9_TAG),
             dma: Default::default(),
             dma_written: Vec::new(),
             virtio_lines: [false; NUM_SLOTS],
@@ -427,14 +396,12 @@ impl X86Machine {
             console_log: KernelLog::default(),
             halted: None,
         };
-        Ok(Self { cpu, sys, clock: Clock::Virtual { skipped_ns: 0 } })
+        Ok(Self { cpu, sys, clock: GuestClock::new(1) })
     }
 
-    fn now_ns(&self, host: &mut dyn Host) -> u64 {
-        match self.clock {
-            Clock::Virtual { skipped_ns } => skipped_ns + self.cpu.icount * NS_PER_INSN,
-            Clock::Host { base_ns, origin_ns } => base_ns + host.monotonic_ns().saturating_sub(origin_ns),
-        }
+    /// What the retired instructions are worth on the virtual clock, in nanoseconds.
+    fn retired_ns(&self) -> u64 {
+        self.cpu.icount * NS_PER_INSN
     }
 
     fn apply_dma(&mut self) {
@@ -446,8 +413,7 @@ impl X86Machine {
     fn poll_devices(&mut self, host: &mut dyn Host) {
         let sys = &mut self.sys;
         let mut ctx = DevCtx { ram: &mut sys.ram, host };
-        sys.console.poll(&mut ctx);
-        sys.p9.poll(&mut ctx);
+        sys.virtio.poll(&mut ctx);
         sys.sync();
         self.apply_dma();
     }
@@ -463,43 +429,35 @@ impl Machine for X86Machine {
         // Each pass runs the CPU up to the next device access (virtual clock), deadline or the
         // end of the slice; the bound keeps a guest that only ever skips time from spinning here.
         for _ in 0..10_000 {
-            let now = self.now_ns(host);
+            let now = self.clock.now(self.retired_ns(), host);
             self.sys.tick(now);
             self.sys.sync();
             let pending = self.sys.interrupt_pending();
             self.cpu.set_irq_line(pending);
             let deadline = self.sys.next_deadline();
             if self.cpu.halted && !pending {
-                match &mut self.clock {
-                    Clock::Virtual { skipped_ns } => {
-                        // Idle during pre-boot costs nothing: jump to the next timer event.
-                        let Some(d) = deadline else {
-                            return Slice::Halted(Halt::Fatal(
-                                "the guest waits for an interrupt that can never come".into(),
-                            ));
-                        };
-                        *skipped_ns += d.saturating_sub(now).max(1);
-                        continue;
-                    }
-                    Clock::Host { base_ns, origin_ns } => {
-                        let deadline_ns = match deadline {
-                            Some(d) => origin_ns.saturating_add(d.saturating_sub(*base_ns)),
-                            None => host.monotonic_ns() + 1_000_000_000,
-                        };
-                        return Slice::Idle { deadline_ns };
-                    }
+                // Pre-boot skips at least a nanosecond, so this loop makes progress even when the
+                // deadline has passed but its interrupt is masked.
+                let wake = match deadline {
+                    Some(d) if self.clock.is_virtual() => Some(d.max(now.saturating_add(1))),
+                    d => d,
+                };
+                match self.clock.idle(self.retired_ns(), wake, host) {
+                    Some(slice) => return slice,
+                    None => continue,
                 }
             }
             let left = end.saturating_sub(self.cpu.icount);
             if left == 0 {
                 break;
             }
-            let budget = match (self.clock, deadline) {
-                (Clock::Virtual { .. }, Some(d)) => left.min(d.saturating_sub(now).div_ceil(NS_PER_INSN).max(1)),
+            let budget = match deadline {
+                Some(d) if self.clock.is_virtual() => left.min(d.saturating_sub(now).div_ceil(NS_PER_INSN).max(1)),
                 _ => left,
             };
+            let retired_ns = self.retired_ns();
             let mut bus =
-                BusView { sys: &mut self.sys, host: &mut *host, clock: self.clock, start_ns: now, want_exit: false };
+                BusView { sys: &mut self.sys, host: &mut *host, clock: self.clock, retired_ns, want_exit: false };
             let exit = self.cpu.run(&mut bus, budget);
             self.apply_dma();
             match exit {
@@ -520,25 +478,23 @@ impl Machine for X86Machine {
     }
 
     fn drain_channel(&mut self, out: &mut Vec<u8>) {
-        out.extend(self.sys.console.device_mut().take_output());
+        self.sys.virtio.drain_channel(out);
     }
 
     fn feed_channel(&mut self, data: &[u8]) {
-        self.sys.console.device_mut().push_input(data);
+        self.sys.virtio.feed_channel(data);
     }
 
     fn channel_backlog(&self) -> usize {
-        self.sys.console.device().pending_input()
+        self.sys.virtio.channel_backlog()
     }
 
     fn set_shares(&mut self, shares: Vec<(String, PathBuf)>) {
-        let shares = shares.into_iter().map(|(aname, root)| Share { aname, root }).collect();
-        self.sys.p9.device_mut().set_shares(shares);
+        self.sys.virtio.set_shares(shares);
     }
 
     fn use_host_clock(&mut self, host: &mut dyn Host) {
-        let base_ns = self.now_ns(host);
-        self.clock = Clock::Host { base_ns, origin_ns: host.monotonic_ns() };
+        self.clock.use_host(self.retired_ns(), host);
     }
 
     fn console_tail(&self) -> String {
