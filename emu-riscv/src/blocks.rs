@@ -102,6 +102,33 @@ pub(crate) fn ends_block(op: Op) -> bool {
     )
 }
 
+/// Marks rotates written as two shifts and an OR (`srliw a, x, n; slliw b, x, 32-n; or d, a, b`
+/// and the 64-bit and left-first forms): code built without the Zbb extension rotates this way,
+/// and SHA-256 is mostly rotates (a third of a `sha256sum` run's instructions). The first
+/// instruction becomes a fused op ([`Op::RotR`]...) that does all three when the block's budget
+/// allows, otherwise just itself; the other two stay in place.
+fn fuse_rotates(ops: &mut [Insn]) {
+    for at in 0..ops.len().saturating_sub(2) {
+        let (first, second, or) = (ops[at], ops[at + 1], ops[at + 2]);
+        let (fused, width) = match (first.op, second.op) {
+            (Op::Srliw, Op::Slliw) => (Op::RotRw, 32),
+            (Op::Slliw, Op::Srliw) => (Op::RotLw, 32),
+            (Op::Srli, Op::Slli) => (Op::RotR, 64),
+            (Op::Slli, Op::Srli) => (Op::RotL, 64),
+            _ => continue,
+        };
+        let (n, m) = (first.imm & (width - 1), second.imm & (width - 1));
+        let (x, a, b) = (first.rs1, first.rd, second.rd);
+        // Both shifts read the same x (the first must not overwrite it), write distinct
+        // registers other than x0, and the OR combines exactly those two.
+        let shape = second.rs1 == x && a != x && a != 0 && b != 0 && a != b && n != 0 && n + m == width;
+        let combines = or.op == Op::Or && ((or.rs1 == a && or.rs2 == b) || (or.rs1 == b && or.rs2 == a));
+        if shape && combines {
+            ops[at] = Insn { op: fused, rs2: b, rs3: or.rd, ..first };
+        }
+    }
+}
+
 impl Default for BlockCache {
     fn default() -> Self {
         Self::new()
@@ -179,6 +206,7 @@ impl BlockCache {
         if len == 0 {
             return None;
         }
+        fuse_rotates(&mut arena[start..self.used]);
         let b = BlockRef { start: start as u32, len };
         // The newest block goes first; the one it displaces becomes the second way.
         let set = Self::set_index(off);

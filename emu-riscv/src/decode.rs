@@ -95,6 +95,14 @@ pub enum Op {
     Fsd,
     /// OP-FP and the fused multiply-adds: executed by [`crate::fpu::execute`] from `raw`.
     Fp,
+    /// Never produced by [`decode`]: the first instruction of a rotate idiom fused by the block
+    /// builder ([`crate::blocks`]): SRLI (RotR), SLLI (RotL), SRLIW (RotRw) or SLLIW (RotLw)
+    /// with all its own fields, plus `rs2` and `rs3` = the destinations of the opposite shift
+    /// and of the OR that follow it.
+    RotR,
+    RotL,
+    RotRw,
+    RotLw,
 }
 
 /// A decoded instruction.

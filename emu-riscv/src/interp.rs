@@ -336,6 +336,29 @@ impl Hart {
                         Op::Srlw => wr!(i.rd, ((x1 as u32) >> (x2!() & 31)) as i32 as i64 as u64),
                         Op::Sraw => wr!(i.rd, ((x1 as i32) >> (x2!() & 31)) as i64 as u64),
                         Op::Mul => wr!(i.rd, x1.wrapping_mul(x2!())),
+                        // A fused rotate ([`crate::blocks`]): the two shifts and the OR at once
+                        // when the budget covers all three, else the first shift alone.
+                        Op::RotR | Op::RotL | Op::RotRw | Op::RotLw => {
+                            let n = imm as u32;
+                            let (a, b) = match i.op {
+                                Op::RotR => (x1 >> (n & 63), x1 << (64 - (n & 63))),
+                                Op::RotL => (x1 << (n & 63), x1 >> (64 - (n & 63))),
+                                Op::RotRw => {
+                                    let x = x1 as u32;
+                                    ((x >> (n & 31)) as i32 as i64 as u64, (x << (32 - (n & 31))) as i32 as i64 as u64)
+                                }
+                                _ => {
+                                    let x = x1 as u32;
+                                    ((x << (n & 31)) as i32 as i64 as u64, (x >> (32 - (n & 31))) as i32 as i64 as u64)
+                                }
+                            };
+                            wr!(i.rd, a);
+                            if end - k >= 2 {
+                                wr!(i.rs2, b);
+                                wr!(i.rs3, a | b);
+                                k += 2;
+                            }
+                        }
                         Op::Mulw => wr!(i.rd, (x1 as i32).wrapping_mul(x2!() as i32) as i64 as u64),
                         // Listed rather than `_`, so the jump table covers every operation and the
                         // dispatch needs no range check.
@@ -620,6 +643,31 @@ mod tests {
         for round in 0..40 {
             let mut code = Vec::new();
             while code.len() < 0x600 {
+                // Now and then a rotate written as two shifts and an OR (fused by the block
+                // builder), in any of its forms, sometimes with a register clash that must
+                // keep it from being fused.
+                if rng.next().is_multiple_of(10) {
+                    let word = rng.next().is_multiple_of(2);
+                    let width = if word { 32 } else { 64 };
+                    let n = 1 + (rng.next() % (width - 1)) as i32;
+                    let pick = |rng: &mut Rng| {
+                        let r = (rng.next() % 32) as u32;
+                        if r == 2 || r == 4 {
+                            6
+                        } else {
+                            r
+                        }
+                    };
+                    let (x, a, b, d) = (pick(&mut rng), pick(&mut rng), pick(&mut rng), pick(&mut rng));
+                    let (op, f3_right, f3_left) = if word { (0x1b, 5, 1) } else { (0x13, 5, 1) };
+                    let right_first = rng.next().is_multiple_of(2);
+                    let (f3a, f3b) = if right_first { (f3_right, f3_left) } else { (f3_left, f3_right) };
+                    code.extend_from_slice(&i_type(op, f3a, a, x, n).to_le_bytes());
+                    code.extend_from_slice(&i_type(op, f3b, b, x, width as i32 - n).to_le_bytes());
+                    let or = (b << 20) | (a << 15) | (6 << 12) | (d << 7) | 0x33;
+                    code.extend_from_slice(&or.to_le_bytes());
+                    continue;
+                }
                 // Now and then a run of LD or SD through sp or tp, as in function prologues and
                 // epilogues.
                 if rng.next().is_multiple_of(12) {
