@@ -153,7 +153,7 @@ impl Hart {
             sbi_in_machine: false,
             wfi: false,
             ls_priv: PRV_M,
-            ls_tag: crate::mmu::tag_bits(PRV_M),
+            ls_tag: crate::mmu::tag_bits(PRV_M, 0),
             reservation: None,
             tlb: Tlb::default(),
             blocks: BlockCache::new(),
@@ -169,7 +169,7 @@ impl Hart {
         } else {
             self.prv
         };
-        self.ls_tag = crate::mmu::tag_bits(self.ls_priv);
+        self.ls_tag = crate::mmu::tag_bits(self.ls_priv, self.tlb_epoch());
     }
 
     pub fn set_priv(&mut self, prv: u8) {

@@ -13,7 +13,11 @@
 use crate::csr::mstatus;
 use crate::hart::{Bus, Exception, Hart, PRV_M, PRV_S, PRV_U};
 
-const TLB_SIZE: usize = 256;
+/// Entries per access kind. 256 missed often in gzip's hash tables; 1024 costs 48 KiB.
+const TLB_SIZE: usize = 1024;
+/// Flushes are counted in the tags (bits 6..=11, below the page number), so a flush is O(1)
+/// and the arrays are only cleared when the count wraps.
+const TLB_EPOCHS: u64 = 64;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Access {
@@ -34,12 +38,14 @@ pub(crate) struct Tlb {
     read: [TlbEntry; TLB_SIZE],
     write: [TlbEntry; TLB_SIZE],
     exec: [TlbEntry; TLB_SIZE],
+    /// Flushes modulo [`TLB_EPOCHS`]: part of every tag.
+    epoch: u64,
 }
 
 impl Default for Tlb {
     fn default() -> Self {
         let e = TlbEntry::default();
-        Self { read: [e; TLB_SIZE], write: [e; TLB_SIZE], exec: [e; TLB_SIZE] }
+        Self { read: [e; TLB_SIZE], write: [e; TLB_SIZE], exec: [e; TLB_SIZE], epoch: 0 }
     }
 }
 
@@ -48,16 +54,11 @@ fn tlb_index(vaddr: u64) -> usize {
     ((vaddr >> 12) as usize) & (TLB_SIZE - 1)
 }
 
-/// The low bits of a TLB tag: the privilege and a valid bit, above bit 2 so that the
-/// alignment bits of an 8-byte access stay clear.
+/// The low bits of a TLB tag: the flush epoch, the privilege and a valid bit, above bit 2 so
+/// that the alignment bits of an 8-byte access stay clear.
 #[inline]
-pub(crate) fn tag_bits(prv: u8) -> u64 {
-    ((prv as u64) << 4) | 8
-}
-
-#[inline]
-fn tlb_tag(vaddr: u64, prv: u8) -> u64 {
-    (vaddr & !0xfff) | tag_bits(prv)
+pub(crate) fn tag_bits(prv: u8, epoch: u64) -> u64 {
+    (epoch << 6) | ((prv as u64) << 4) | 8
 }
 
 /// The tag an aligned access of `size` bytes at `vaddr` hits; misaligned addresses keep low
@@ -130,7 +131,23 @@ fn access_fault(access: Access, vaddr: u64) -> Exception {
 
 impl Hart {
     pub fn flush_tlb(&mut self) {
-        self.tlb = Tlb::default();
+        let epoch = (self.tlb.epoch + 1) % TLB_EPOCHS;
+        if epoch == 0 {
+            self.tlb = Tlb::default();
+        }
+        self.tlb.epoch = epoch;
+        self.update_ls_priv();
+    }
+
+    #[inline(always)]
+    fn tlb_tag(&self, vaddr: u64, prv: u8) -> u64 {
+        (vaddr & !0xfff) | tag_bits(prv, self.tlb.epoch)
+    }
+
+    /// The flush epoch for [`tag_bits`].
+    #[inline(always)]
+    pub(crate) fn tlb_epoch(&self) -> u64 {
+        self.tlb.epoch
     }
 
     /// Translates a virtual address for `access` at the relevant effective privilege.
@@ -205,7 +222,7 @@ impl Hart {
     #[inline(always)]
     pub(crate) fn fetch_page_cached(&self, vaddr: u64) -> Option<usize> {
         let e = self.tlb.exec[tlb_index(vaddr)];
-        (e.tag == tlb_tag(vaddr, self.prv)).then_some(e.page << 12)
+        (e.tag == self.tlb_tag(vaddr, self.prv)).then_some(e.page << 12)
     }
 
     /// Translates an instruction address to an offset in RAM (instructions execute only from
@@ -213,7 +230,7 @@ impl Hart {
     #[inline]
     pub(crate) fn translate_fetch<B: Bus>(&mut self, bus: &mut B, vaddr: u64) -> Result<usize, Exception> {
         let idx = tlb_index(vaddr);
-        let tag = tlb_tag(vaddr, self.prv);
+        let tag = self.tlb_tag(vaddr, self.prv);
         let e = self.tlb.exec[idx];
         if e.tag == tag {
             return Ok((e.page << 12) + (vaddr & 0xfff) as usize);
@@ -254,7 +271,7 @@ impl Hart {
         let paddr = self.translate(bus, vaddr, Access::Load)?;
         let ram = bus.ram();
         if let Some(off) = ram.offset(paddr & !0xfff, 4096) {
-            let tag = tlb_tag(vaddr, self.ls_priv);
+            let tag = self.tlb_tag(vaddr, self.ls_priv);
             self.tlb.read[tlb_index(vaddr)] = TlbEntry { tag, page: off >> 12 };
             return Ok(read_le(ram.as_slice(), off + (paddr & 0xfff) as usize, size));
         }
@@ -287,7 +304,7 @@ impl Hart {
         let paddr = self.translate(bus, vaddr, Access::Store)?;
         let ram = bus.ram();
         if let Some(off) = ram.offset(paddr & !0xfff, 4096) {
-            let tag = tlb_tag(vaddr, self.ls_priv);
+            let tag = self.tlb_tag(vaddr, self.ls_priv);
             self.tlb.write[tlb_index(vaddr)] = TlbEntry { tag, page: off >> 12 };
             write_le(ram.as_mut_slice(), off + (paddr & 0xfff) as usize, size, v);
             if self.reservation.is_some_and(|r| r & !7 == paddr & !7) {
