@@ -45,12 +45,18 @@ fn prepare(mut bundle: Bundle, build: BuildFn, host: &mut dyn Host) -> Result<Vm
     Ok(VmState { machine, image: bundle.config, booted })
 }
 
-/// A VM's kernel command line: its own `base`, then whatever `C2W_KERNEL_ARGS` adds (for
-/// debugging a boot, e.g. dropping `quiet`).
-pub fn kernel_cmdline(base: &str) -> String {
+/// A VM's kernel command line: its own `base`, `c2w_snapshot=1` when the run will be
+/// snapshotted after pre-boot (the guest init then zeroes free memory before it reports ready,
+/// which keeps the snapshot small), then whatever `C2W_KERNEL_ARGS` adds (for debugging a
+/// boot, e.g. dropping `quiet`).
+pub fn kernel_cmdline(base: &str, snapshot: bool) -> String {
+    let mut line = base.to_string();
+    if snapshot {
+        line.push_str(" c2w_snapshot=1");
+    }
     match std::env::var("C2W_KERNEL_ARGS") {
-        Ok(extra) if !extra.is_empty() => format!("{base} {extra}"),
-        _ => base.to_string(),
+        Ok(extra) if !extra.is_empty() => format!("{line} {extra}"),
+        _ => line,
     }
 }
 
@@ -210,4 +216,14 @@ macro_rules! vm_entry {
             std::process::exit(code);
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_tells_the_init_about_the_snapshot() {
+        // C2W_KERNEL_ARGS is not set in the test environment.
+        assert_eq!(super::kernel_cmdline("quiet", true), "quiet c2w_snapshot=1");
+        assert_eq!(super::kernel_cmdline("quiet", false), "quiet");
+    }
 }

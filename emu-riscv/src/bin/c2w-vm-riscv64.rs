@@ -9,7 +9,7 @@ use emu_riscv::machine::{BootImage, RiscvMachine};
 const CMDLINE: &str = "console=hvc0 c2w_chan=hvc1 quiet panic=-1";
 
 fn build(b: &mut Bundle) -> Result<Box<dyn Machine>, String> {
-    let cmdline = emu_core::vm::kernel_cmdline(CMDLINE);
+    let cmdline = emu_core::vm::kernel_cmdline(CMDLINE, b.snapshot);
     let m = RiscvMachine::new(BootImage {
         kernel: &b.kernel,
         initrd: &b.initrd,

@@ -10,7 +10,7 @@ use emu_x86::board::{BootImage, X86Machine};
 const CMDLINE: &str = "console=ttyS0 c2w_chan=hvc0 quiet panic=-1";
 
 fn build(b: &mut Bundle) -> Result<Box<dyn Machine>, String> {
-    let cmdline = emu_core::vm::kernel_cmdline(CMDLINE);
+    let cmdline = emu_core::vm::kernel_cmdline(CMDLINE, b.snapshot);
     let m = X86Machine::new(BootImage {
         kernel: &b.kernel,
         initrd: &b.initrd,

@@ -11,6 +11,7 @@ mod fail;
 mod relay;
 mod run;
 mod sigchld;
+mod snapshot;
 mod spawn;
 mod status;
 mod sys;
@@ -49,6 +50,9 @@ fn main() {
     if let Err(e) = booted {
         report_error(&mut chan, &e);
         idle_forever();
+    }
+    if std::env::var("c2w_snapshot").is_ok_and(|v| v == "1") {
+        snapshot::zero_free_memory();
     }
     if let Err(e) = chan.send(FrameKind::Ready, &[]) {
         console!("c2w-init: writing Ready to the channel: {e}");
