@@ -31,7 +31,7 @@ pub(crate) const MAX_BLOCK: usize = 32;
 /// blocks sharing a slot were decoded again on every loop iteration).
 const SET_BITS: u32 = 14;
 /// Arena capacity in instructions (2 MiB of [`Insn`]s).
-const ARENA: usize = 1 << 17;
+pub(crate) const ARENA: usize = 1 << 17;
 /// Epochs stay below this so `off ^ epoch << 40` never sets bit 63 for a RAM offset (see
 /// [`BlockCache::lookup`]).
 const MAX_EPOCH: u64 = 1 << 22;

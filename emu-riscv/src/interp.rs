@@ -19,7 +19,7 @@
 //! instructions and through MMIO accesses (a control transfer follows soon), and the global
 //! enables only through privileged instructions and traps.
 
-use crate::blocks::{new_arena, op, Arena, BlockCache, BlockRef};
+use crate::blocks::{new_arena, op, Arena, BlockCache, BlockRef, ARENA};
 use crate::decode::{decode, Insn, Op};
 use crate::hart::{Bus, Exception, Exit, Hart};
 
@@ -242,11 +242,25 @@ impl Hart {
             // The pc after the block: where its last instruction falls through or jumps to.
             let pc = 'block: {
                 while k != end {
-                    let i = op(arena, k);
+                    // A reference, not a copy: each arm reads only the fields it uses (a copy
+                    // made Cranelift load all seven before every dispatch).
+                    let i = &arena[k as usize & (ARENA - 1)];
                     k += 1;
-                    let x1 = self.x[(i.rs1 & 31) as usize];
-                    let imm = i.imm as i64 as u64;
-                    let pc = vbase + i.po as u64;
+                    macro_rules! x1 {
+                        () => {
+                            self.x[(i.rs1 & 31) as usize]
+                        };
+                    }
+                    macro_rules! imm {
+                        () => {
+                            i.imm as i64 as u64
+                        };
+                    }
+                    macro_rules! pc {
+                        () => {
+                            vbase + i.po as u64
+                        };
+                    }
                     macro_rules! x2 {
                         () => {
                             self.x[(i.rs2 & 31) as usize]
@@ -254,16 +268,16 @@ impl Hart {
                     }
                     macro_rules! load {
                         ($size:expr) => {
-                            match self.load(bus, x1.wrapping_add(imm), $size) {
+                            match self.load(bus, x1!().wrapping_add(imm!()), $size) {
                                 Ok(v) => v,
-                                Err(e) => leave!(BlockEnd::Fault { pc, e }),
+                                Err(e) => leave!(BlockEnd::Fault { pc: pc!(), e }),
                             }
                         };
                     }
                     macro_rules! store {
                         ($size:expr) => {
-                            if let Err(e) = self.store(bus, x1.wrapping_add(imm), $size, x2!()) {
-                                leave!(BlockEnd::Fault { pc, e })
+                            if let Err(e) = self.store(bus, x1!().wrapping_add(imm!()), $size, x2!()) {
+                                leave!(BlockEnd::Fault { pc: pc!(), e })
                             }
                         };
                     }
@@ -271,32 +285,34 @@ impl Hart {
                     macro_rules! branch {
                         ($cond:expr) => {
                             if $cond {
-                                break 'block pc.wrapping_add(imm);
+                                break 'block pc!().wrapping_add(imm!());
                             }
                         };
                     }
                     match i.op {
-                        Op::Addi => wr!(i.rd, x1.wrapping_add(imm)),
-                        Op::Lui => wr!(i.rd, imm),
-                        Op::Auipc => wr!(i.rd, pc.wrapping_add(imm)),
+                        Op::Addi => wr!(i.rd, x1!().wrapping_add(imm!())),
+                        Op::Lui => wr!(i.rd, imm!()),
+                        Op::Auipc => wr!(i.rd, pc!().wrapping_add(imm!())),
                         Op::Jal => {
-                            wr!(i.rd, pc.wrapping_add(i.len as u64));
+                            wr!(i.rd, pc!().wrapping_add(i.len as u64));
                             // A JAL the block builder followed has its target next in the block;
                             // otherwise (or when the budget cuts the block here) it is the last.
                             if k == end {
-                                break 'block pc.wrapping_add(imm);
+                                break 'block pc!().wrapping_add(imm!());
                             }
                         }
                         Op::Jalr => {
-                            wr!(i.rd, pc.wrapping_add(i.len as u64));
-                            break 'block x1.wrapping_add(imm) & !1;
+                            // The target before the link: rd may be rs1.
+                            let target = x1!().wrapping_add(imm!()) & !1;
+                            wr!(i.rd, pc!().wrapping_add(i.len as u64));
+                            break 'block target;
                         }
-                        Op::Beq => branch!(x1 == x2!()),
-                        Op::Bne => branch!(x1 != x2!()),
-                        Op::Blt => branch!((x1 as i64) < (x2!() as i64)),
-                        Op::Bge => branch!((x1 as i64) >= (x2!() as i64)),
-                        Op::Bltu => branch!(x1 < x2!()),
-                        Op::Bgeu => branch!(x1 >= x2!()),
+                        Op::Beq => branch!(x1!() == x2!()),
+                        Op::Bne => branch!(x1!() != x2!()),
+                        Op::Blt => branch!((x1!() as i64) < (x2!() as i64)),
+                        Op::Bge => branch!((x1!() as i64) >= (x2!() as i64)),
+                        Op::Bltu => branch!(x1!() < x2!()),
+                        Op::Bgeu => branch!(x1!() >= x2!()),
                         Op::Lb => wr!(i.rd, load!(1) as i8 as u64),
                         Op::Lh => wr!(i.rd, load!(2) as i16 as u64),
                         Op::Lw => wr!(i.rd, load!(4) as i32 as u64),
@@ -308,47 +324,47 @@ impl Hart {
                         Op::Sh => store!(2),
                         Op::Sw => store!(4),
                         Op::Sd => store!(8),
-                        Op::Slti => wr!(i.rd, ((x1 as i64) < (imm as i64)) as u64),
-                        Op::Sltiu => wr!(i.rd, (x1 < imm) as u64),
-                        Op::Xori => wr!(i.rd, x1 ^ imm),
-                        Op::Ori => wr!(i.rd, x1 | imm),
-                        Op::Andi => wr!(i.rd, x1 & imm),
-                        Op::Slli => wr!(i.rd, x1 << (imm & 63)),
-                        Op::Srli => wr!(i.rd, x1 >> (imm & 63)),
-                        Op::Srai => wr!(i.rd, ((x1 as i64) >> (imm & 63)) as u64),
-                        Op::Add => wr!(i.rd, x1.wrapping_add(x2!())),
-                        Op::Sub => wr!(i.rd, x1.wrapping_sub(x2!())),
-                        Op::Sll => wr!(i.rd, x1 << (x2!() & 63)),
-                        Op::Slt => wr!(i.rd, ((x1 as i64) < (x2!() as i64)) as u64),
-                        Op::Sltu => wr!(i.rd, (x1 < x2!()) as u64),
-                        Op::Xor => wr!(i.rd, x1 ^ x2!()),
-                        Op::Srl => wr!(i.rd, x1 >> (x2!() & 63)),
-                        Op::Sra => wr!(i.rd, ((x1 as i64) >> (x2!() & 63)) as u64),
-                        Op::Or => wr!(i.rd, x1 | x2!()),
-                        Op::And => wr!(i.rd, x1 & x2!()),
-                        Op::Addiw => wr!(i.rd, (x1 as i32).wrapping_add(imm as i32) as i64 as u64),
-                        Op::Slliw => wr!(i.rd, ((x1 as u32) << (imm & 31)) as i32 as i64 as u64),
-                        Op::Srliw => wr!(i.rd, ((x1 as u32) >> (imm & 31)) as i32 as i64 as u64),
-                        Op::Sraiw => wr!(i.rd, ((x1 as i32) >> (imm & 31)) as i64 as u64),
-                        Op::Addw => wr!(i.rd, (x1 as i32).wrapping_add(x2!() as i32) as i64 as u64),
-                        Op::Subw => wr!(i.rd, (x1 as i32).wrapping_sub(x2!() as i32) as i64 as u64),
-                        Op::Sllw => wr!(i.rd, ((x1 as u32) << (x2!() & 31)) as i32 as i64 as u64),
-                        Op::Srlw => wr!(i.rd, ((x1 as u32) >> (x2!() & 31)) as i32 as i64 as u64),
-                        Op::Sraw => wr!(i.rd, ((x1 as i32) >> (x2!() & 31)) as i64 as u64),
-                        Op::Mul => wr!(i.rd, x1.wrapping_mul(x2!())),
+                        Op::Slti => wr!(i.rd, ((x1!() as i64) < (imm!() as i64)) as u64),
+                        Op::Sltiu => wr!(i.rd, (x1!() < imm!()) as u64),
+                        Op::Xori => wr!(i.rd, x1!() ^ imm!()),
+                        Op::Ori => wr!(i.rd, x1!() | imm!()),
+                        Op::Andi => wr!(i.rd, x1!() & imm!()),
+                        Op::Slli => wr!(i.rd, x1!() << (imm!() & 63)),
+                        Op::Srli => wr!(i.rd, x1!() >> (imm!() & 63)),
+                        Op::Srai => wr!(i.rd, ((x1!() as i64) >> (imm!() & 63)) as u64),
+                        Op::Add => wr!(i.rd, x1!().wrapping_add(x2!())),
+                        Op::Sub => wr!(i.rd, x1!().wrapping_sub(x2!())),
+                        Op::Sll => wr!(i.rd, x1!() << (x2!() & 63)),
+                        Op::Slt => wr!(i.rd, ((x1!() as i64) < (x2!() as i64)) as u64),
+                        Op::Sltu => wr!(i.rd, (x1!() < x2!()) as u64),
+                        Op::Xor => wr!(i.rd, x1!() ^ x2!()),
+                        Op::Srl => wr!(i.rd, x1!() >> (x2!() & 63)),
+                        Op::Sra => wr!(i.rd, ((x1!() as i64) >> (x2!() & 63)) as u64),
+                        Op::Or => wr!(i.rd, x1!() | x2!()),
+                        Op::And => wr!(i.rd, x1!() & x2!()),
+                        Op::Addiw => wr!(i.rd, (x1!() as i32).wrapping_add(imm!() as i32) as i64 as u64),
+                        Op::Slliw => wr!(i.rd, ((x1!() as u32) << (imm!() & 31)) as i32 as i64 as u64),
+                        Op::Srliw => wr!(i.rd, ((x1!() as u32) >> (imm!() & 31)) as i32 as i64 as u64),
+                        Op::Sraiw => wr!(i.rd, ((x1!() as i32) >> (imm!() & 31)) as i64 as u64),
+                        Op::Addw => wr!(i.rd, (x1!() as i32).wrapping_add(x2!() as i32) as i64 as u64),
+                        Op::Subw => wr!(i.rd, (x1!() as i32).wrapping_sub(x2!() as i32) as i64 as u64),
+                        Op::Sllw => wr!(i.rd, ((x1!() as u32) << (x2!() & 31)) as i32 as i64 as u64),
+                        Op::Srlw => wr!(i.rd, ((x1!() as u32) >> (x2!() & 31)) as i32 as i64 as u64),
+                        Op::Sraw => wr!(i.rd, ((x1!() as i32) >> (x2!() & 31)) as i64 as u64),
+                        Op::Mul => wr!(i.rd, x1!().wrapping_mul(x2!())),
                         // A fused rotate ([`crate::blocks`]): the two shifts and the OR at once
                         // when the budget covers all three, else the first shift alone.
                         Op::RotR | Op::RotL | Op::RotRw | Op::RotLw => {
-                            let n = imm as u32;
+                            let n = imm!() as u32;
                             let (a, b) = match i.op {
-                                Op::RotR => (x1 >> (n & 63), x1 << (64 - (n & 63))),
-                                Op::RotL => (x1 << (n & 63), x1 >> (64 - (n & 63))),
+                                Op::RotR => (x1!() >> (n & 63), x1!() << (64 - (n & 63))),
+                                Op::RotL => (x1!() << (n & 63), x1!() >> (64 - (n & 63))),
                                 Op::RotRw => {
-                                    let x = x1 as u32;
+                                    let x = x1!() as u32;
                                     ((x >> (n & 31)) as i32 as i64 as u64, (x << (32 - (n & 31))) as i32 as i64 as u64)
                                 }
                                 _ => {
-                                    let x = x1 as u32;
+                                    let x = x1!() as u32;
                                     ((x << (n & 31)) as i32 as i64 as u64, (x >> (32 - (n & 31))) as i32 as i64 as u64)
                                 }
                             };
@@ -359,7 +375,7 @@ impl Hart {
                                 k += 2;
                             }
                         }
-                        Op::Mulw => wr!(i.rd, (x1 as i32).wrapping_mul(x2!() as i32) as i64 as u64),
+                        Op::Mulw => wr!(i.rd, (x1!() as i32).wrapping_mul(x2!() as i32) as i64 as u64),
                         // Listed rather than `_`, so the jump table covers every operation and the
                         // dispatch needs no range check.
                         Op::Illegal
@@ -398,7 +414,7 @@ impl Hart {
                         | Op::Fsw
                         | Op::Fsd
                         | Op::Fp => {
-                            leave!(BlockEnd::Slow { k, rest: end - k, pc })
+                            leave!(BlockEnd::Slow { k, rest: end - k, pc: pc!() })
                         }
                     }
                 }
