@@ -140,6 +140,9 @@ pub struct Cpu {
     pub(crate) exit: Option<Exit>,
     /// Virtual address of the page the current block was decoded from.
     pub(crate) vbase: u64,
+    /// The privilege part of TLB tags (`mmu::user_tag`) for the run loop's memory accesses,
+    /// set when a chain of blocks starts (privilege cannot change inside one).
+    pub(crate) utag: u64,
     pub(crate) tlb: Box<Tlb>,
     pub(crate) dcache: DecodeCache,
 }
@@ -177,6 +180,7 @@ impl Cpu {
             stop_block: false,
             exit: None,
             vbase: 0,
+            utag: 0,
             tlb: Box::default(),
             dcache: DecodeCache::new(ram_size),
         };
@@ -283,6 +287,14 @@ impl Cpu {
     }
 
     // ---- register access by iced register ----
+
+    /// Runs every instruction through the generic executor instead of the run loop's
+    /// micro-ops (for tests that compare the two). Drops all decoded blocks.
+    #[doc(hidden)]
+    pub fn set_reference_interpreter(&mut self, on: bool) {
+        self.dcache.reference = on;
+        self.dcache.flush();
+    }
 
     /// Reads a general-purpose register of any width, zero-extended.
     #[inline]

@@ -183,6 +183,13 @@ impl Flags {
         self.bits = (self.bits & !which) | (value & which) | 2;
     }
 
+    /// Sets all six arithmetic flags to `value`'s (eagerly; the other bits are kept).
+    #[inline]
+    pub fn set_arith(&mut self, value: u64) {
+        self.bits = (self.bits & !ARITH) | (value & ARITH) | 2;
+        self.op = FlagOp::Eager;
+    }
+
     #[inline]
     pub fn set_flag(&mut self, which: u64, on: bool) {
         self.set_bits(which, if on { which } else { 0 });
@@ -204,6 +211,43 @@ impl Flags {
             f |= PF;
         }
         f
+    }
+
+    /// [`Flags::cond`] with the conditions after CMP/SUB and TEST/AND/OR/XOR (most of them)
+    /// worked out from the operands directly, for the run loop.
+    #[inline(always)]
+    pub fn cond_fast(&self, cc: u8) -> bool {
+        let r = match self.op {
+            FlagOp::Sub => {
+                let (a, b) = (self.a, self.b);
+                // The operands shifted to the top, so signed comparisons need no sign extension.
+                let sh = 64 - 8 * self.size as u32;
+                let (sa, sb) = ((a << sh) as i64, (b << sh) as i64);
+                match cc >> 1 {
+                    0 => self.of(),
+                    1 => a < b,
+                    2 => a == b,
+                    3 => a <= b,
+                    4 => self.sf(),
+                    5 => parity(self.res),
+                    6 => sa < sb,
+                    _ => sa <= sb,
+                }
+            }
+            FlagOp::Logic => {
+                let r = self.res;
+                let s = r & sign(self.size) != 0;
+                match cc >> 1 {
+                    0 | 1 => false,
+                    2 | 3 => r == 0,
+                    4 | 6 => s,
+                    5 => parity(r),
+                    _ => r == 0 || s,
+                }
+            }
+            _ => return self.cond(cc),
+        };
+        r ^ (cc & 1 != 0)
     }
 
     /// Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc).
@@ -244,6 +288,34 @@ mod tests {
         f.set_lazy(FlagOp::Inc, 4, 5, 1, 6);
         assert!(f.cf() && !f.zf());
         assert_eq!(f.get() & CF, CF);
+    }
+
+    /// The fast condition evaluation agrees with the general one after every lazy operation,
+    /// size and condition, for edge-case operands.
+    #[test]
+    fn fast_conditions_match() {
+        let vals = [0u64, 1, 2, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x7fff_ffff, 0x8000_0000, u64::MAX, 1 << 63];
+        for size in [1u8, 2, 4, 8] {
+            for &a in &vals {
+                for &b in &vals {
+                    for op in [FlagOp::Sub, FlagOp::Logic, FlagOp::Add, FlagOp::Inc, FlagOp::Eager] {
+                        let mut f = Flags { bits: 2 | (a & ARITH), ..Flags::default() };
+                        let r = match op {
+                            FlagOp::Sub => a.wrapping_sub(b),
+                            FlagOp::Add => a.wrapping_add(b),
+                            FlagOp::Inc => a.wrapping_add(1),
+                            _ => a & b,
+                        };
+                        if op != FlagOp::Eager {
+                            f.set_lazy(op, size, a, b, r);
+                        }
+                        for cc in 0..16 {
+                            assert_eq!(f.cond_fast(cc), f.cond(cc), "{op:?} size {size} {a:#x} {b:#x} cc {cc}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

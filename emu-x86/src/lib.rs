@@ -1,8 +1,10 @@
 //! An x86_64 CPU core for c2w's x86_64 machine: 64-bit long mode, 4-level paging, interrupts
 //! and exceptions through the IDT, the general-purpose ISA, x87, MMX, SSE/SSE2, SYSCALL/SYSRET.
 //! Instructions are decoded by `iced-x86` once into a cache of basic blocks keyed by guest
-//! physical address (see `dcache.rs`); memory goes through a software TLB of host RAM offsets
-//! (see `mmu.rs`); arithmetic flags are computed lazily (see `flags.rs`).
+//! physical address (see `dcache.rs`); the common forms become compact micro-ops that a tight
+//! loop runs, chaining from block to block (see `exec/uop.rs` and `exec/fast.rs`), and the rest
+//! go through the generic executor (`exec/mod.rs`). Memory goes through a software TLB of host
+//! RAM offsets (see `mmu.rs`); arithmetic flags are computed lazily (see `flags.rs`).
 //!
 //! # Driving the CPU (for the board)
 //!
@@ -27,7 +29,9 @@
 //!   does not own), the time stamp counter ([`Bus::tsc`]), RDRAND's source, and the interrupt
 //!   controller.
 //! - Interrupts: the bus reports the INTR line in [`Bus::interrupt_pending`]; the CPU samples
-//!   it at the start of `run` and after every port/MMIO/MSR access, and at block boundaries,
+//!   it at the start of `run` and after every port/MMIO/MSR access, and at the next block
+//!   boundary (the line only changes on such accesses or between runs, and IF only through
+//!   instructions that end the run of chained blocks: see `exec/fast.rs`),
 //!   if RFLAGS.IF is set and no STI/MOV SS shadow is active, runs the INTA cycle
 //!   ([`Bus::acknowledge_interrupt`]) and delivers the vector through the IDT. A board whose
 //!   line changes between runs (a timer expired) can also call [`Cpu::set_irq_line`]. NMI

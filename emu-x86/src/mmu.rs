@@ -48,7 +48,13 @@ fn tlb_index(vaddr: u64) -> usize {
 
 #[inline]
 fn tlb_tag(vaddr: u64, user: bool) -> u64 {
-    (vaddr & !0xfff) | ((user as u64) << 1) | 1
+    (vaddr & !0xfff) | user_tag(user)
+}
+
+/// The low bits of a TLB tag for accesses with `user` privilege (see [`Cpu::utag`]).
+#[inline]
+pub(crate) fn user_tag(user: bool) -> u64 {
+    ((user as u64) << 1) | 1
 }
 
 #[inline]
@@ -234,6 +240,72 @@ impl Cpu {
             // never does it, so report it as #GP rather than emulating device fetches.
             None => Err(Fault::GP(0)),
         }
+    }
+
+    /// The RAM offset of the page of `vaddr` if the fetch TLB has it for the privilege in
+    /// [`Cpu::utag`] (the run loop's page crossings).
+    #[inline(always)]
+    pub(crate) fn fetch_tlb_hit(&self, vaddr: u64) -> Option<usize> {
+        let e = &self.tlb.exec[tlb_index(vaddr)];
+        (e.tag == (vaddr & !0xfff) | self.utag).then_some(e.ram_off)
+    }
+
+    /// The RAM offset of the page of `vaddr` if the read (or write) TLB has it for the current
+    /// privilege: the page is RAM, accessible, and (for writes) dirty and free of decoded code.
+    #[inline]
+    pub(crate) fn tlb_ram(&self, vaddr: u64, write: bool) -> Option<usize> {
+        let arr = if write { &self.tlb.write } else { &self.tlb.read };
+        let e = &arr[tlb_index(vaddr)];
+        (e.tag == tlb_tag(vaddr, self.user_mode())).then_some(e.ram_off)
+    }
+
+    /// The run loop's load: `size` (1, 2, 4, 8) bytes at `vaddr` with the privilege in
+    /// [`Cpu::utag`]. A TLB hit at least 8 bytes before the end of the page reads 8 bytes and
+    /// masks them, which needs neither a bounds check nor a branch on the size; anything else
+    /// goes through [`Cpu::read_as`].
+    #[inline(always)]
+    pub(crate) fn ld<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8) -> Result<u64, Fault> {
+        let e = &self.tlb.read[tlb_index(vaddr)];
+        let po = (vaddr & 0xfff) as usize;
+        if e.tag == (vaddr & !0xfff) | self.utag && po <= 4088 {
+            if let Some(page) = bus.ram().pages().get(e.ram_off >> 12) {
+                let v = u64::from_le_bytes(page[po..po + 8].try_into().unwrap());
+                return Ok(v & crate::flags::mask(size));
+            }
+        }
+        self.ld_slow(bus, vaddr, size)
+    }
+
+    #[inline(never)]
+    fn ld_slow<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8) -> Result<u64, Fault> {
+        let user = self.utag & 2 != 0;
+        self.read_as(bus, vaddr, size, user)
+    }
+
+    /// The run loop's store (see [`Cpu::ld`]).
+    #[inline(always)]
+    pub(crate) fn st<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8, v: u64) -> Result<(), Fault> {
+        let e = &self.tlb.write[tlb_index(vaddr)];
+        let po = (vaddr & 0xfff) as usize;
+        if e.tag == (vaddr & !0xfff) | self.utag && po <= 4088 {
+            if let Some(page) = bus.ram().pages_mut().get_mut(e.ram_off >> 12) {
+                let p = &mut page[po..po + 8];
+                match size {
+                    1 => p[0] = v as u8,
+                    2 => p[..2].copy_from_slice(&(v as u16).to_le_bytes()),
+                    4 => p[..4].copy_from_slice(&(v as u32).to_le_bytes()),
+                    _ => p.copy_from_slice(&v.to_le_bytes()),
+                }
+                return Ok(());
+            }
+        }
+        self.st_slow(bus, vaddr, size, v)
+    }
+
+    #[inline(never)]
+    fn st_slow<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8, v: u64) -> Result<(), Fault> {
+        let user = self.utag & 2 != 0;
+        self.write_as(bus, vaddr, size, v, user)
     }
 
     /// Loads `size` (1, 2, 4, 8) bytes at `vaddr` with the current privilege.

@@ -319,24 +319,59 @@ fn short_count(rng: &mut Rng) -> u64 {
     rng.below(17) | rng.next() & !31
 }
 
-/// Builds a random instance of `code`, or None if its operands are not ones we generate.
-fn instance(rng: &mut Rng, code: Code) -> Option<(Vec<u8>, Option<Register>)> {
+/// Registers a memory operand uses, with the values they must hold.
+type Bases = Vec<(Register, u64)>;
+
+/// Builds a random instance of `code`, or None if its operands are not ones we generate. Its
+/// memory operand is base + disp8 unless `shapes`.
+fn instance(rng: &mut Rng, code: Code, shapes: bool) -> Option<(Vec<u8>, Bases)> {
     let oc = code.op_code();
     let mut ops = Vec::new();
-    let mut base = None;
-    let mem = |rng: &mut Rng, base: &mut Option<Register>| {
-        let b = gpr(64, [3u64, 5, 6, 7, 8, 9, 12, 13][rng.below(8) as usize]);
-        *base = Some(b);
-        let d = rng.below(64) as i64;
-        Op::M(MemoryOperand {
+    let mut base = Bases::new();
+    // A memory operand inside the data area, in one of the shapes the emulator's micro-ops
+    // tell apart: base + disp8, base + index * scale + disp, index * scale + disp32,
+    // RIP-relative (code and data are at the same addresses natively and in the emulator).
+    let mem = |rng: &mut Rng, base: &mut Bases| {
+        let pick = |rng: &mut Rng| gpr(64, [3u64, 5, 6, 7, 8, 9, 12, 13][rng.below(8) as usize]);
+        let b = pick(rng);
+        let mut m = MemoryOperand {
             segment_prefix: Register::None,
             base: b,
             index: Register::None,
             scale: 1,
-            displacement: d,
+            displacement: rng.below(64) as i64,
             displ_size: 1,
             is_broadcast: false,
-        })
+        };
+        match if shapes { rng.below(8) } else { 7 } {
+            0 | 1 => {
+                let x = loop {
+                    let x = pick(rng);
+                    if x != b {
+                        break x;
+                    }
+                };
+                m.index = x;
+                m.scale = 1 << rng.below(4);
+                base.push((x, rng.below(16)));
+                base.push((b, DATA + rng.below(256)));
+            }
+            2 => {
+                m.base = Register::None;
+                m.index = b;
+                m.scale = 1 << rng.below(4);
+                m.displacement = (DATA + rng.below(256)) as i64;
+                m.displ_size = 4;
+                base.push((b, rng.below(16)));
+            }
+            3 => {
+                m.base = Register::RIP;
+                m.displacement = (DATA + rng.below(256)) as i64;
+                m.displ_size = 4;
+            }
+            _ => base.push((b, DATA + rng.below(256))),
+        }
+        Op::M(m)
     };
     for n in 0..oc.op_count() {
         let w = |k: K| match k {
@@ -437,13 +472,13 @@ fn make_cases(rng: &mut Rng, class: &[M], n: usize) -> Vec<Case> {
     let mut cases = Vec::with_capacity(n);
     while cases.len() < n {
         let code = codes[rng.below(codes.len() as u64) as usize];
-        let Some((bytes, base)) = instance(rng, code) else { continue };
+        let Some((bytes, base)) = instance(rng, code, true) else { continue };
         let mut init = State::default();
         for r in init.gpr.iter_mut() {
             *r = rng.value();
         }
-        if let Some(b) = base {
-            init.gpr[b as usize - Register::RAX as usize] = DATA + rng.below(256);
+        for (r, v) in base {
+            init.gpr[r as usize - Register::RAX as usize] = v;
         }
         if short_double_shift(code) {
             // The CL forms' count (CX may also be an operand; its value is then this one).

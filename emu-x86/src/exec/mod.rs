@@ -3,10 +3,12 @@
 
 mod alu;
 mod control;
+mod fast;
 mod mmx;
 mod sse;
 mod string;
 mod system;
+pub(crate) mod uop;
 mod x87;
 
 pub use system::msr;
@@ -14,57 +16,15 @@ pub(crate) use x87::X87;
 
 use crate::bus::Bus;
 use crate::cpu::{Cpu, FS, GS};
-use crate::dcache::Decoded;
 use crate::fault::Fault;
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 
 pub(crate) type Res = Result<(), Fault>;
 
 impl Cpu {
-    /// Executes (part of) the block at RIP: at most `max` instructions.
-    pub(crate) fn run_block<B: Bus>(&mut self, bus: &mut B, max: u64) {
-        let rip = self.rip;
-        let off = match self.fetch_ram_off(bus, rip) {
-            Ok(o) => o,
-            Err(f) => return self.raise(bus, f),
-        };
-        let slot = match self.dcache.lookup(off) {
-            Some(s) => s,
-            None => {
-                let (d, newly) = self.dcache.decode(bus.ram().as_slice(), off, self.features.rdrand);
-                if newly {
-                    self.unmap_writes_to(off & !0xfff);
-                }
-                match d {
-                    Decoded::Block(s) => s,
-                    Decoded::Straddles => return self.run_straddling(bus),
-                }
-            }
-        };
-        let insns = self.dcache.take(slot);
-        let vbase = rip & !0xfff;
-        self.vbase = vbase;
-        let n = (insns.len() as u64).min(max) as usize;
-        for ins in &insns[..n] {
-            self.rip = vbase.wrapping_add(ins.next_ip());
-            self.icount += 1;
-            if let Err(f) = self.exec(bus, ins) {
-                self.icount -= 1;
-                self.rip = vbase.wrapping_add(ins.ip());
-                self.raise(bus, f);
-                break;
-            }
-            if self.stop_block {
-                self.stop_block = false;
-                break;
-            }
-        }
-        self.dcache.put_back(slot, insns);
-    }
-
     /// An instruction that crosses a page boundary: gathered from both pages, decoded and run
     /// on its own, never cached.
-    fn run_straddling<B: Bus>(&mut self, bus: &mut B) {
+    pub(super) fn run_straddling<B: Bus>(&mut self, bus: &mut B) {
         let rip = self.rip;
         let mut bytes = [0u8; 15];
         let first = (4096 - (rip & 0xfff)) as usize;

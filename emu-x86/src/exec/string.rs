@@ -73,10 +73,27 @@ impl Cpu {
         let amask = if a32 { 0xffff_ffff } else { u64::MAX };
         let step = if self.flags.bits & DF != 0 { (size as u64).wrapping_neg() } else { size as u64 };
         let step = |r: u64| r.wrapping_add(step) & amask;
+        // REP MOVS and STOS forwards go a page at a time where the TLB has the pages.
+        let bulk = rep && step(0) == size as u64 && matches!(kind, Kind::Movs | Kind::Stos);
         let mut done = 0u32;
         loop {
             if rep && self.gpr[1] & amask == 0 {
                 return Ok(());
+            }
+            if bulk {
+                let n = self.string_bulk(bus, kind, size, src_base, amask, REP_CHUNK - done);
+                if n != 0 {
+                    done += n;
+                    if self.gpr[1] & amask == 0 {
+                        return Ok(());
+                    }
+                    if done >= REP_CHUNK {
+                        self.rip = self.vbase.wrapping_add(i.ip());
+                        self.stop_block = true;
+                        return Ok(());
+                    }
+                    continue;
+                }
             }
             let (rsi, rdi) = (self.gpr[6] & amask, self.gpr[7] & amask);
             match kind {
@@ -145,6 +162,49 @@ impl Cpu {
                 return Ok(());
             }
         }
+    }
+
+    /// Up to `limit` elements of a forward REP MOVS or STOS in one go, as far as the current
+    /// source and destination pages reach: only when the TLB has both (so they are RAM, and the
+    /// destination holds no decoded code). Returns the elements done (0: none, the caller
+    /// takes the element-by-element path, which also fills the TLB). Overlapping copies move
+    /// at most the distance between source and destination at a time, which gives the same
+    /// bytes as copying element by element.
+    fn string_bulk<B: Bus>(&mut self, bus: &mut B, kind: Kind, size: u8, src_base: u64, amask: u64, limit: u32) -> u32 {
+        let s = size as u64;
+        let count = self.gpr[1] & amask;
+        let rdi = self.gpr[7] & amask;
+        let Some(dst_page) = self.tlb_ram(rdi, true) else { return 0 };
+        let dst = dst_page + (rdi & 0xfff) as usize;
+        let mut n = count.min((4096 - (rdi & 0xfff)) / s).min(limit as u64);
+        let ram = bus.ram().as_mut_slice();
+        if kind == Kind::Stos {
+            if n == 0 {
+                return 0;
+            }
+            let v = self.gpr[0].to_le_bytes();
+            for e in ram[dst..dst + (n * s) as usize].chunks_exact_mut(size as usize) {
+                e.copy_from_slice(&v[..size as usize]);
+            }
+        } else {
+            let rsi = self.gpr[6] & amask;
+            let va = src_base.wrapping_add(rsi);
+            let Some(src_page) = self.tlb_ram(va, false) else { return 0 };
+            let src = src_page + (va & 0xfff) as usize;
+            n = n.min((4096 - (va & 0xfff)) / s);
+            if dst > src && ((dst - src) as u64) < n * s {
+                n = (dst - src) as u64 / s;
+            }
+            if n == 0 {
+                return 0;
+            }
+            let ram = bus.ram().as_mut_slice();
+            ram.copy_within(src..src + (n * s) as usize, dst);
+            self.gpr[6] = rsi.wrapping_add(n * s) & amask;
+        }
+        self.gpr[7] = rdi.wrapping_add(n * s) & amask;
+        self.gpr[1] = count.wrapping_sub(n) & amask;
+        n as u32
     }
 
     fn set_acc(&mut self, size: u8, v: u64) {

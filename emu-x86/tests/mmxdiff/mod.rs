@@ -45,8 +45,8 @@ fn random_insn(rng: &mut Rng, codes: &[Code]) -> (Code, Vec<u8>, Option<Register
             enc.encode(&i, super::CODE).unwrap();
             return (code, enc.take_buffer(), Some(Register::RDI));
         }
-        if let Some((bytes, base)) = instance(rng, code) {
-            return (code, bytes, base);
+        if let Some((bytes, base)) = instance(rng, code, false) {
+            return (code, bytes, base.first().map(|b| b.0));
         }
     }
 }

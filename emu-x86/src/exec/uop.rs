@@ -1,0 +1,583 @@
+//! Micro-ops: the hot instruction forms, pre-digested at decode time so the run loop
+//! (`fast.rs`) dispatches once on a small enum and finds its operands in a few bytes, instead
+//! of asking iced's `Instruction` about operand kinds, registers and sizes on every execution.
+//!
+//! Everything not listed here, and every unusual variant of what is (32-bit addressing, segment
+//! registers, 16-bit stack operations...), becomes [`Op::Slow`]: the loop hands the stored iced
+//! `Instruction` to the generic executor (`Cpu::exec`), which implements every instruction and
+//! is the reference the micro-ops are tested against.
+
+use iced_x86::{Code, Instruction, Mnemonic as M, OpKind, Register};
+
+/// What a micro-op does. `r0`/`r1` are its register operands, `size` its operand size in bytes;
+/// `M` forms have a memory operand described by the `ea`, `base`, `index`, `scale` and `disp`
+/// fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Op {
+    /// Through `Cpu::exec` with the stored instruction.
+    #[default]
+    Slow,
+    Nop,
+    MovRR,
+    /// `r0 = imm | disp << 32` (the full 64-bit immediate).
+    MovRI,
+    MovRM,
+    MovMR,
+    MovMI,
+    /// Zero/sign extension from `aux` bytes.
+    MovzxRR,
+    MovzxRM,
+    MovsxRR,
+    MovsxRM,
+    Lea,
+    /// Two-operand arithmetic; `aux` is an [`Alu`] operation.
+    AluRR,
+    AluRI,
+    AluRM,
+    AluMR,
+    AluMI,
+    /// INC/DEC/NEG/NOT; `aux` is a [`Unary`] operation.
+    UnR,
+    UnM,
+    /// SHL/SHR/SAR of a register; `aux` is a [`Shift`] operation, the count is `imm`, or CL if
+    /// `r1` is not [`NO_REG`].
+    ShiftR,
+    PushR,
+    PushI,
+    PopR,
+    /// Near branches: the target is `imm` (an offset from the page base).
+    CallRel,
+    CallR,
+    CallM,
+    /// RET and RET imm16 (`imm` bytes more are popped).
+    Ret,
+    JmpRel,
+    JmpR,
+    JmpM,
+    /// Condition code `aux`.
+    Jcc,
+    CmovRR,
+    CmovRM,
+    SetR,
+    SetM,
+    XchgRR,
+    ImulRR,
+    ImulRM,
+    /// `r0 = r1 * imm`.
+    ImulRRI,
+    Cdqe,
+    Cqo,
+    Cdq,
+    /// 16-byte SSE moves; `aux` is 1 when the memory operand must be aligned.
+    XmmRR,
+    XmmRM,
+    XmmMR,
+    Pxor,
+    Leave,
+}
+
+/// [`Op::AluRR`] ... operations, in the order of the x86 ALU opcodes, then TEST.
+pub(crate) mod alu {
+    pub const ADD: u8 = 0;
+    pub const OR: u8 = 1;
+    pub const ADC: u8 = 2;
+    pub const SBB: u8 = 3;
+    pub const AND: u8 = 4;
+    pub const SUB: u8 = 5;
+    pub const XOR: u8 = 6;
+    pub const CMP: u8 = 7;
+    pub const TEST: u8 = 8;
+}
+
+pub(crate) mod unary {
+    pub const INC: u8 = 0;
+    pub const DEC: u8 = 1;
+    pub const NEG: u8 = 2;
+    pub const NOT: u8 = 3;
+}
+
+pub(crate) mod shift {
+    pub const SHL: u8 = 0;
+    pub const SHR: u8 = 1;
+    pub const SAR: u8 = 2;
+}
+
+/// Effective-address shapes ([`Uop::ea`] low bits).
+pub(crate) mod ea {
+    /// base + disp
+    pub const BD: u8 = 0;
+    /// base + (index << scale) + disp
+    pub const BID: u8 = 1;
+    /// (index << scale) + disp
+    pub const ID: u8 = 2;
+    /// disp (absolute)
+    pub const D: u8 = 3;
+    /// next instruction's address + disp
+    pub const RIP: u8 = 4;
+    pub const KIND: u8 = 7;
+    /// The FS or GS base is added.
+    pub const FS: u8 = 8;
+    pub const GS: u8 = 16;
+}
+
+/// "No register" in `r1` (the CL-less shift forms).
+pub(crate) const NO_REG: u8 = 0xff;
+
+/// A decoded instruction for the run loop (20 bytes).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Uop {
+    pub op: Op,
+    pub size: u8,
+    /// Register operands: the GPR number, plus 16 for AH/CH/DH/BH (bits 8..15 of 0..3).
+    pub r0: u8,
+    pub r1: u8,
+    pub base: u8,
+    pub index: u8,
+    pub scale: u8,
+    pub ea: u8,
+    /// Offset of the instruction in its page.
+    pub po: u16,
+    pub len: u8,
+    pub aux: u8,
+    pub disp: i32,
+    pub imm: i32,
+}
+
+impl Uop {
+    /// Offset of the next instruction from the page base.
+    #[inline(always)]
+    pub fn next_po(&self) -> u64 {
+        self.po as u64 + self.len as u64
+    }
+}
+
+/// The micro-op register number of a general-purpose register of any width.
+fn gpr(r: Register) -> Option<u8> {
+    let n = r as u32;
+    Some(match n {
+        53..=68 => n - 53,
+        37..=52 => n - 37,
+        21..=36 => n - 21,
+        1..=4 => n - 1,
+        5..=8 => (n - 5) | 16,
+        9..=20 => n - 5,
+        _ => return None,
+    } as u8)
+}
+
+fn gpr_size(r: Register) -> u8 {
+    match r as u32 {
+        53..=68 => 8,
+        37..=52 => 4,
+        21..=36 => 2,
+        _ => 1,
+    }
+}
+
+fn is_imm(k: OpKind) -> bool {
+    matches!(
+        k,
+        OpKind::Immediate8
+            | OpKind::Immediate16
+            | OpKind::Immediate32
+            | OpKind::Immediate64
+            | OpKind::Immediate8to16
+            | OpKind::Immediate8to32
+            | OpKind::Immediate8to64
+            | OpKind::Immediate32to64
+    )
+}
+
+/// Fills in the memory operand of `u`; `None` if it is not one the loop handles (32-bit
+/// addressing, 64-bit absolute displacements).
+fn mem(i: &Instruction, u: &mut Uop) -> Option<()> {
+    let base = i.memory_base();
+    let index = i.memory_index();
+    let seg = match i.memory_segment() {
+        Register::FS => ea::FS,
+        Register::GS => ea::GS,
+        _ => 0,
+    };
+    if base == Register::RIP {
+        // iced gives the target relative to the page (ip is the page offset).
+        let rel = (i.memory_displacement64() as i64).wrapping_sub(i.next_ip() as i64);
+        u.disp = i32::try_from(rel).ok()?;
+        u.ea = ea::RIP | seg;
+        return Some(());
+    }
+    let r64 = |r: Register| (Register::RAX as u32..=Register::R15 as u32).contains(&(r as u32));
+    if (base != Register::None && !r64(base)) || (index != Register::None && !r64(index)) {
+        return None;
+    }
+    u.disp = i32::try_from(i.memory_displacement64() as i64).ok()?;
+    u.scale = i.memory_index_scale().trailing_zeros() as u8;
+    u.base = (base as u32).wrapping_sub(Register::RAX as u32) as u8;
+    u.index = (index as u32).wrapping_sub(Register::RAX as u32) as u8;
+    u.ea = seg
+        | match (base != Register::None, index != Register::None) {
+            (true, false) => ea::BD,
+            (true, true) => ea::BID,
+            (false, true) => ea::ID,
+            (false, false) => ea::D,
+        };
+    Some(())
+}
+
+/// The micro-op for `i` ([`Op::Slow`] if it has none).
+pub(crate) fn translate(i: &Instruction) -> Uop {
+    let mut u = Uop { po: i.ip() as u16, len: i.len() as u8, ..Uop::default() };
+    match fast(i, &mut u) {
+        Some(op) => u.op = op,
+        None => {
+            u = Uop { po: i.ip() as u16, len: i.len() as u8, ..Uop::default() };
+        }
+    }
+    u
+}
+
+fn is_cmov(m: M) -> bool {
+    matches!(
+        m,
+        M::Cmovo
+            | M::Cmovno
+            | M::Cmovb
+            | M::Cmovae
+            | M::Cmove
+            | M::Cmovne
+            | M::Cmovbe
+            | M::Cmova
+            | M::Cmovs
+            | M::Cmovns
+            | M::Cmovp
+            | M::Cmovnp
+            | M::Cmovl
+            | M::Cmovge
+            | M::Cmovle
+            | M::Cmovg
+    )
+}
+
+fn is_setcc(m: M) -> bool {
+    matches!(
+        m,
+        M::Seto
+            | M::Setno
+            | M::Setb
+            | M::Setae
+            | M::Sete
+            | M::Setne
+            | M::Setbe
+            | M::Seta
+            | M::Sets
+            | M::Setns
+            | M::Setp
+            | M::Setnp
+            | M::Setl
+            | M::Setge
+            | M::Setle
+            | M::Setg
+    )
+}
+
+fn alu_op(m: M) -> Option<u8> {
+    Some(match m {
+        M::Add => alu::ADD,
+        M::Or => alu::OR,
+        M::Adc => alu::ADC,
+        M::Sbb => alu::SBB,
+        M::And => alu::AND,
+        M::Sub => alu::SUB,
+        M::Xor => alu::XOR,
+        M::Cmp => alu::CMP,
+        M::Test => alu::TEST,
+        _ => return None,
+    })
+}
+
+fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
+    use OpKind::{Memory as Mem, Register as Reg};
+    let m = i.mnemonic();
+    let n = i.op_count();
+    let k0 = if n > 0 { i.op0_kind() } else { OpKind::Register };
+    let k1 = if n > 1 { i.op1_kind() } else { OpKind::Register };
+    // Register operands (None for non-GPRs, which keeps them off the fast forms).
+    let g0 = if n > 0 && k0 == Reg { gpr(i.op0_register()) } else { None };
+    let g1 = if n > 1 && k1 == Reg { gpr(i.op1_register()) } else { None };
+    let msize = || i.memory_size().size() as u8;
+    if i.code() == Code::INVALID {
+        return None;
+    }
+    if let Some(a) = alu_op(m) {
+        u.aux = a;
+        return match (k0, k1) {
+            (Reg, Reg) => {
+                u.r0 = g0?;
+                u.r1 = g1?;
+                u.size = gpr_size(i.op0_register());
+                Some(Op::AluRR)
+            }
+            (Reg, k) if is_imm(k) => {
+                u.r0 = g0?;
+                u.size = gpr_size(i.op0_register());
+                u.imm = i.immediate(1) as i32;
+                Some(Op::AluRI)
+            }
+            (Reg, Mem) => {
+                u.r0 = g0?;
+                u.size = gpr_size(i.op0_register());
+                mem(i, u)?;
+                Some(Op::AluRM)
+            }
+            (Mem, Reg) => {
+                u.r1 = g1?;
+                u.size = msize();
+                mem(i, u)?;
+                Some(Op::AluMR)
+            }
+            (Mem, k) if is_imm(k) => {
+                u.size = msize();
+                u.imm = i.immediate(1) as i32;
+                mem(i, u)?;
+                Some(Op::AluMI)
+            }
+            _ => None,
+        };
+    }
+    match m {
+        M::Mov => match (k0, k1) {
+            (Reg, Reg) => {
+                u.r0 = g0?;
+                u.r1 = g1?;
+                u.size = gpr_size(i.op0_register());
+                Some(Op::MovRR)
+            }
+            (Reg, k) if is_imm(k) => {
+                u.r0 = g0?;
+                u.size = gpr_size(i.op0_register());
+                let v = i.immediate(1);
+                u.imm = v as i32;
+                u.disp = (v >> 32) as i32;
+                Some(Op::MovRI)
+            }
+            (Reg, Mem) => {
+                u.r0 = g0?;
+                u.size = gpr_size(i.op0_register());
+                mem(i, u)?;
+                Some(Op::MovRM)
+            }
+            (Mem, Reg) => {
+                u.r1 = g1?;
+                u.size = msize();
+                mem(i, u)?;
+                Some(Op::MovMR)
+            }
+            (Mem, k) if is_imm(k) => {
+                u.size = msize();
+                u.imm = i.immediate(1) as i32;
+                mem(i, u)?;
+                Some(Op::MovMI)
+            }
+            _ => None,
+        },
+        M::Movzx | M::Movsx | M::Movsxd => {
+            u.r0 = g0?;
+            u.size = gpr_size(i.op0_register());
+            let zx = m == M::Movzx;
+            match k1 {
+                Reg => {
+                    u.r1 = g1?;
+                    u.aux = gpr_size(i.op1_register());
+                    Some(if zx { Op::MovzxRR } else { Op::MovsxRR })
+                }
+                Mem => {
+                    u.aux = msize();
+                    mem(i, u)?;
+                    Some(if zx { Op::MovzxRM } else { Op::MovsxRM })
+                }
+                _ => None,
+            }
+        }
+        M::Lea => {
+            u.r0 = g0?;
+            u.size = gpr_size(i.op0_register());
+            mem(i, u)?;
+            // LEA computes the offset only.
+            u.ea &= ea::KIND;
+            Some(Op::Lea)
+        }
+        M::Inc | M::Dec | M::Neg | M::Not => {
+            u.aux = match m {
+                M::Inc => unary::INC,
+                M::Dec => unary::DEC,
+                M::Neg => unary::NEG,
+                _ => unary::NOT,
+            };
+            match k0 {
+                Reg => {
+                    u.r0 = g0?;
+                    u.size = gpr_size(i.op0_register());
+                    Some(Op::UnR)
+                }
+                Mem => {
+                    u.size = msize();
+                    mem(i, u)?;
+                    Some(Op::UnM)
+                }
+                _ => None,
+            }
+        }
+        M::Shl | M::Sal | M::Shr | M::Sar => {
+            u.aux = match m {
+                M::Shl | M::Sal => shift::SHL,
+                M::Shr => shift::SHR,
+                _ => shift::SAR,
+            };
+            u.r0 = g0?;
+            u.size = gpr_size(i.op0_register());
+            match k1 {
+                Reg if i.op1_register() == Register::CL => u.r1 = 1,
+                OpKind::Immediate8 => {
+                    u.r1 = NO_REG;
+                    u.imm = i.immediate8() as i32;
+                }
+                _ => return None,
+            }
+            Some(Op::ShiftR)
+        }
+        M::Push if i.stack_pointer_increment() == -8 => match k0 {
+            Reg => {
+                u.r0 = g0?;
+                Some(Op::PushR)
+            }
+            k if is_imm(k) => {
+                u.imm = i.immediate(0) as i32;
+                Some(Op::PushI)
+            }
+            _ => None,
+        },
+        M::Pop if i.stack_pointer_increment() == 8 && k0 == Reg => {
+            u.r0 = g0?;
+            Some(Op::PopR)
+        }
+        M::Call | M::Jmp => {
+            let call = m == M::Call;
+            match k0 {
+                OpKind::NearBranch64 => {
+                    u.imm = i32::try_from(i.near_branch64() as i64).ok()?;
+                    Some(if call { Op::CallRel } else { Op::JmpRel })
+                }
+                Reg if gpr_size(i.op0_register()) == 8 => {
+                    u.r0 = g0?;
+                    Some(if call { Op::CallR } else { Op::JmpR })
+                }
+                Mem if msize() == 8 => {
+                    mem(i, u)?;
+                    Some(if call { Op::CallM } else { Op::JmpM })
+                }
+                _ => None,
+            }
+        }
+        M::Ret if i.code() == Code::Retnq || i.code() == Code::Retnq_imm16 => {
+            u.imm = if n > 0 { (i.immediate(0) & 0xffff) as i32 } else { 0 };
+            Some(Op::Ret)
+        }
+        _ if i.is_jcc_short_or_near() && k0 == OpKind::NearBranch64 => {
+            u.aux = i.condition_code() as u8 - 1;
+            u.imm = i32::try_from(i.near_branch64() as i64).ok()?;
+            Some(Op::Jcc)
+        }
+        _ if is_cmov(m) => {
+            u.aux = i.condition_code() as u8 - 1;
+            u.r0 = g0?;
+            u.size = gpr_size(i.op0_register());
+            match k1 {
+                Reg => {
+                    u.r1 = g1?;
+                    Some(Op::CmovRR)
+                }
+                Mem => {
+                    mem(i, u)?;
+                    Some(Op::CmovRM)
+                }
+                _ => None,
+            }
+        }
+        _ if is_setcc(m) => {
+            u.aux = i.condition_code() as u8 - 1;
+            u.size = 1;
+            match k0 {
+                Reg => {
+                    u.r0 = g0?;
+                    Some(Op::SetR)
+                }
+                Mem => {
+                    mem(i, u)?;
+                    Some(Op::SetM)
+                }
+                _ => None,
+            }
+        }
+        M::Xchg if k0 == Reg && k1 == Reg => {
+            u.r0 = g0?;
+            u.r1 = g1?;
+            u.size = gpr_size(i.op0_register());
+            Some(Op::XchgRR)
+        }
+        M::Imul if n >= 2 => {
+            u.r0 = g0?;
+            u.size = gpr_size(i.op0_register());
+            match (k1, n) {
+                (Reg, 2) => {
+                    u.r1 = g1?;
+                    Some(Op::ImulRR)
+                }
+                (Mem, 2) => {
+                    mem(i, u)?;
+                    Some(Op::ImulRM)
+                }
+                (Reg, 3) => {
+                    u.r1 = g1?;
+                    u.imm = i.immediate(2) as i32;
+                    Some(Op::ImulRRI)
+                }
+                _ => None,
+            }
+        }
+        M::Nop | M::Pause | M::Endbr64 | M::Prefetchnta | M::Prefetcht0 | M::Prefetcht1 | M::Prefetcht2 => {
+            Some(Op::Nop)
+        }
+        M::Cdqe => Some(Op::Cdqe),
+        M::Cqo => Some(Op::Cqo),
+        M::Cdq => Some(Op::Cdq),
+        M::Leave if i.code() == Code::Leaveq => Some(Op::Leave),
+        M::Movaps | M::Movapd | M::Movdqa | M::Movups | M::Movupd | M::Movdqu => {
+            let x = |r: Register| r.is_xmm().then(|| (r as u32 - Register::XMM0 as u32) as u8);
+            u.aux = matches!(m, M::Movaps | M::Movapd | M::Movdqa) as u8;
+            match (k0, k1) {
+                (Reg, Reg) => {
+                    u.r0 = x(i.op0_register())?;
+                    u.r1 = x(i.op1_register())?;
+                    Some(Op::XmmRR)
+                }
+                (Reg, Mem) => {
+                    u.r0 = x(i.op0_register())?;
+                    mem(i, u)?;
+                    Some(Op::XmmRM)
+                }
+                (Mem, Reg) => {
+                    u.r1 = x(i.op1_register())?;
+                    mem(i, u)?;
+                    Some(Op::XmmMR)
+                }
+                _ => None,
+            }
+        }
+        M::Pxor if k0 == Reg && k1 == Reg && i.op0_register().is_xmm() && i.op1_register().is_xmm() => {
+            u.r0 = (i.op0_register() as u32 - Register::XMM0 as u32) as u8;
+            u.r1 = (i.op1_register() as u32 - Register::XMM0 as u32) as u8;
+            Some(Op::Pxor)
+        }
+        _ => None,
+    }
+}
