@@ -53,9 +53,11 @@ pub(crate) struct BlockRef {
 
 /// The index of the block cache; the instructions are in the arena ([`new_arena`]).
 pub(crate) struct BlockCache {
-    slots: Box<[Slot]>,
+    /// A fixed size, so set indexes need no bounds check.
+    slots: Box<[Slot; 2 << SET_BITS]>,
     /// Next free arena index.
     used: usize,
+    /// The flush count, kept shifted into place (<< 40) for the keys.
     epoch: u64,
 }
 
@@ -137,7 +139,11 @@ impl Default for BlockCache {
 
 impl BlockCache {
     pub fn new() -> Self {
-        Self { slots: vec![Slot::default(); 2 << SET_BITS].into_boxed_slice(), used: 1, epoch: 1 }
+        let slots = match vec![Slot::default(); 2 << SET_BITS].into_boxed_slice().try_into() {
+            Ok(slots) => slots,
+            Err(_) => unreachable!("the vector has exactly 2 << SET_BITS slots"),
+        };
+        Self { slots, used: 1, epoch: 1 << 40 }
     }
 
     /// The first of the two slots of `off`'s set.
@@ -149,7 +155,7 @@ impl BlockCache {
 
     #[inline(always)]
     fn key(&self, off: usize) -> u64 {
-        off as u64 ^ (self.epoch << 40)
+        off as u64 ^ self.epoch
     }
 
     /// The cached block starting at RAM offset `off`, if any. `off` may be garbage (an empty
@@ -224,10 +230,10 @@ impl BlockCache {
 
     /// Drops every block (FENCE.I).
     pub fn flush(&mut self) {
-        self.epoch += 1;
-        if self.epoch == MAX_EPOCH {
+        self.epoch += 1 << 40;
+        if self.epoch == MAX_EPOCH << 40 {
             self.slots.fill(Slot::default());
-            self.epoch = 1;
+            self.epoch = 1 << 40;
         }
         self.used = 1;
     }
@@ -238,7 +244,7 @@ impl BlockCache {
         self.slots.fill(Slot::default());
         arena.fill(Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, rs3: 0, len: 0, imm: 0, raw: 0, po: 0 });
         self.used = 1;
-        self.epoch = 1;
+        self.epoch = 1 << 40;
     }
 }
 

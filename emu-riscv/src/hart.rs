@@ -125,6 +125,8 @@ pub struct Hart {
     /// The privilege bits of a TLB tag for loads and stores ([`crate::mmu`]), kept with
     /// `ls_priv`.
     pub(crate) ls_tag: u64,
+    /// The same for instruction fetches (privilege `prv`).
+    pub(crate) fetch_tag: u64,
     pub(crate) reservation: Option<u64>,
     /// Inline rather than boxed: one pointer load less on every load and store.
     pub(crate) tlb: Tlb,
@@ -154,6 +156,7 @@ impl Hart {
             wfi: false,
             ls_priv: PRV_M,
             ls_tag: crate::mmu::tag_bits(PRV_M, 0),
+            fetch_tag: crate::mmu::tag_bits(PRV_M, 0),
             reservation: None,
             tlb: Tlb::default(),
             blocks: BlockCache::new(),
@@ -170,6 +173,7 @@ impl Hart {
             self.prv
         };
         self.ls_tag = crate::mmu::tag_bits(self.ls_priv, self.tlb_epoch());
+        self.fetch_tag = crate::mmu::tag_bits(self.prv, self.tlb_epoch());
     }
 
     pub fn set_priv(&mut self, prv: u8) {

@@ -222,7 +222,7 @@ impl Hart {
     #[inline(always)]
     pub(crate) fn fetch_page_cached(&self, vaddr: u64) -> Option<usize> {
         let e = self.tlb.exec[tlb_index(vaddr)];
-        (e.tag == self.tlb_tag(vaddr, self.prv)).then_some(e.page << 12)
+        (e.tag == (vaddr & !0xfff) | self.fetch_tag).then_some(e.page << 12)
     }
 
     /// Translates an instruction address to an offset in RAM (instructions execute only from
