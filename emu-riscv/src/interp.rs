@@ -28,6 +28,15 @@ use crate::hart::{Bus, Exception, Exit, Hart};
 /// overflow.
 const NO_WINDOW: usize = usize::MAX - 8192;
 
+/// What [`Hart::run_blocks`] carries in and out: the budget left and the fetch window (the
+/// virtual page at `vbase` is RAM at `ram`). One pointer instead of three keeps a register free
+/// in the block loop.
+struct Cursor {
+    left: u64,
+    vbase: u64,
+    ram: usize,
+}
+
 /// How [`Hart::run_blocks`] stopped.
 enum BlockEnd {
     /// At the end of a block, or after a control transfer, with no next block at hand: the
@@ -132,7 +141,10 @@ impl Hart {
             };
             let mut block = block;
             loop {
-                match self.run_blocks(bus, arena, block, &mut left, &mut win_vbase, &mut win_ram) {
+                let mut cur = Cursor { left, vbase: win_vbase, ram: win_ram };
+                let end = self.run_blocks(bus, arena, block, &mut cur);
+                (left, win_vbase, win_ram) = (cur.left, cur.vbase, cur.ram);
+                match end {
                     BlockEnd::Next(next) => {
                         pc = next;
                         // Interrupts that MMIO made pending.
@@ -205,15 +217,7 @@ impl Hart {
     /// function with few live values, so they stay in registers; pc is not one of them:
     /// every decoded instruction knows its offset in the page.
     #[inline(never)]
-    fn run_blocks<B: Bus>(
-        &mut self,
-        bus: &mut B,
-        arena: &Arena,
-        block: BlockRef,
-        left: &mut u64,
-        win_vbase: &mut u64,
-        win_ram: &mut usize,
-    ) -> BlockEnd {
+    fn run_blocks<B: Bus>(&mut self, bus: &mut B, arena: &Arena, block: BlockRef, cur: &mut Cursor) -> BlockEnd {
         // Writes rd; x0 is written too and then cleared, which is cheaper than a branch.
         macro_rules! wr {
             ($rd:expr, $v:expr) => {{
@@ -222,19 +226,19 @@ impl Hart {
                 self.x[0] = 0;
             }};
         }
-        let mut vbase = *win_vbase;
+        let mut vbase = cur.vbase;
+        let mut win_ram = cur.ram;
         // The whole block is charged up front; an exit before its end gives back what did not
         // run. A block cut short by the budget is looked up again from the middle next time
         // (as a block of its own).
-        let mut budget = *left;
+        let mut budget = cur.left;
         let mut k = block.start;
         let mut end = k + (block.len as u64).min(budget) as u32;
         budget -= u64::from(end - k);
         // Leaves with `$end`, giving back the rest of the block and saving the window.
         macro_rules! leave {
             ($end:expr) => {{
-                *left = budget + u64::from(end - k);
-                *win_vbase = vbase;
+                *cur = Cursor { left: budget + u64::from(end - k), vbase, ram: win_ram };
                 return $end;
             }};
         }
@@ -437,13 +441,13 @@ impl Hart {
                 match self.fetch_page_cached(pc) {
                     Some(ram) => {
                         vbase = pc & !0xfff;
-                        *win_ram = ram;
+                        win_ram = ram;
                         po = pc & 0xfff;
                     }
                     None => leave!(BlockEnd::Next(pc)),
                 }
             }
-            let Some(b) = self.blocks.lookup(*win_ram + po as usize) else { leave!(BlockEnd::Next(pc)) };
+            let Some(b) = self.blocks.lookup(win_ram + po as usize) else { leave!(BlockEnd::Next(pc)) };
             k = b.start;
             end = k + (b.len as u64).min(budget) as u32;
             budget -= u64::from(end - k);
