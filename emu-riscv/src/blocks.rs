@@ -61,9 +61,10 @@ pub(crate) struct BlockCache {
     epoch: u64,
 }
 
-/// Instruction storage for [`BlockCache`]. Index 0 is scratch for a lone instruction that
-/// straddles a page boundary (decoded through the slow fetch path and never cached). A fixed
-/// size, so indexes masked to it need no bounds check.
+/// Instruction storage for [`BlockCache`]: each block's instructions, then an [`Op::End`]
+/// entry. Indexes 0 and 1 are scratch for a lone instruction that straddles a page boundary
+/// (decoded through the slow fetch path and never cached). A fixed size, so indexes masked to
+/// it need no bounds check.
 pub(crate) type Arena = [Insn; ARENA];
 
 pub(crate) fn new_arena() -> Box<Arena> {
@@ -71,6 +72,14 @@ pub(crate) fn new_arena() -> Box<Arena> {
         Ok(arena) => arena,
         Err(_) => unreachable!("the vector has exactly ARENA entries"),
     }
+}
+
+/// Arena entries reserved for [`BlockCache::scratch`].
+const SCRATCH: usize = 2;
+
+/// The entry after a block's instructions: the fall-through pc is the page base plus `po`.
+fn end_marker(po: u16) -> Insn {
+    Insn { op: Op::End, len: 0, po, ..Insn::ILLEGAL }
 }
 
 /// The instruction at arena index `k`.
@@ -143,7 +152,7 @@ impl BlockCache {
             Ok(slots) => slots,
             Err(_) => unreachable!("the vector has exactly 2 << SET_BITS slots"),
         };
-        Self { slots, used: 1, epoch: 1 << 40 }
+        Self { slots, used: SCRATCH, epoch: 1 << 40 }
     }
 
     /// The first of the two slots of `off`'s set.
@@ -177,7 +186,8 @@ impl BlockCache {
     /// `ram`) into `arena`. None if its first instruction straddles the end of the page.
     pub fn build(&mut self, arena: &mut Arena, ram: &[u8], off: usize) -> Option<BlockRef> {
         debug_assert!((off as u64) < 1 << 40);
-        if self.used + MAX_BLOCK > ARENA {
+        // Room for the block and its End entry.
+        if self.used + MAX_BLOCK + 1 > ARENA {
             self.flush();
         }
         let page_end = ((off | 0xfff) + 1).min(ram.len());
@@ -213,6 +223,9 @@ impl BlockCache {
             return None;
         }
         fuse_rotates(&mut arena[start..self.used]);
+        // The fall-through pc, as an offset from the page (4096 at its end).
+        arena[self.used] = end_marker((at - (off & !0xfff)) as u16);
+        self.used += 1;
         let b = BlockRef { start: start as u32, len };
         // The newest block goes first; the one it displaces becomes the second way.
         let set = Self::set_index(off);
@@ -225,6 +238,7 @@ impl BlockCache {
     /// one-instruction block.
     pub fn scratch(arena: &mut Arena, insn: Insn, po: u16) -> BlockRef {
         arena[0] = Insn { po, ..insn };
+        arena[1] = end_marker(po + insn.len as u16);
         BlockRef { start: 0, len: 1 }
     }
 
@@ -235,7 +249,7 @@ impl BlockCache {
             self.slots.fill(Slot::default());
             self.epoch = 1 << 40;
         }
-        self.used = 1;
+        self.used = SCRATCH;
     }
 
     /// Drops every block and zeroes the storage, so a snapshot of linear memory taken now does
@@ -243,7 +257,7 @@ impl BlockCache {
     pub fn clear(&mut self, arena: &mut Arena) {
         self.slots.fill(Slot::default());
         arena.fill(Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, rs3: 0, len: 0, imm: 0, raw: 0, po: 0 });
-        self.used = 1;
+        self.used = SCRATCH;
         self.epoch = 1 << 40;
     }
 }

@@ -103,6 +103,10 @@ pub enum Op {
     RotL,
     RotRw,
     RotLw,
+    /// Never produced by [`decode`]: the entry after a block's last instruction in the block
+    /// arena ([`crate::blocks`]), so the interpreter needs no end test per instruction. `po` is
+    /// the offset of the fall-through pc from the block's page (up to 4098).
+    End,
 }
 
 /// A decoded instruction.

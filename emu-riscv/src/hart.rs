@@ -509,7 +509,8 @@ impl Hart {
                 self.x[0] = 0;
                 self.csr.mstatus |= mstatus::FS_DIRTY;
             }
-            Op::Illegal => return Err(Exception::IllegalInstruction),
+            // End is a block arena marker, never an instruction handed here.
+            Op::Illegal | Op::End => return Err(Exception::IllegalInstruction),
         }
         self.pc = next;
         Ok(())

@@ -141,9 +141,17 @@ impl Hart {
             };
             let mut block = block;
             loop {
-                let mut cur = Cursor { left, vbase: win_vbase, ram: win_ram };
-                let end = self.run_blocks(bus, arena, block, &mut cur);
-                (left, win_vbase, win_ram) = (cur.left, cur.vbase, cur.ram);
+                let end = if u64::from(block.len) <= left {
+                    let mut cur = Cursor { left, vbase: win_vbase, ram: win_ram };
+                    let end = self.run_blocks(bus, arena, block, &mut cur);
+                    (left, win_vbase, win_ram) = (cur.left, cur.vbase, cur.ram);
+                    end
+                } else {
+                    // Less budget than the block: its first instruction alone, through the
+                    // reference implementation (the end of a run, not the common case).
+                    left -= 1;
+                    BlockEnd::Slow { k: block.start + 1, rest: 0, pc }
+                };
                 match end {
                     BlockEnd::Next(next) => {
                         pc = next;
@@ -228,24 +236,25 @@ impl Hart {
         }
         let mut vbase = cur.vbase;
         let mut win_ram = cur.ram;
-        // The whole block is charged up front; an exit before its end gives back what did not
-        // run. A block cut short by the budget is looked up again from the middle next time
-        // (as a block of its own).
+        // Blocks run only whole within the budget (the caller and the chain below check), so
+        // the loop needs no budget or end test: a block ends at its End entry. The budget is
+        // charged when a block is left, with what ran (`k - start`, `k` being past the
+        // instruction that left).
         let mut budget = cur.left;
-        let mut k = block.start;
-        let mut end = k + (block.len as u64).min(budget) as u32;
-        budget -= u64::from(end - k);
-        // Leaves with `$end`, giving back the rest of the block and saving the window.
+        let mut start = block.start;
+        let mut end = start + block.len;
+        let mut k = start;
+        // Leaves with `$end`, charging the block and saving the window.
         macro_rules! leave {
             ($end:expr) => {{
-                *cur = Cursor { left: budget + u64::from(end - k), vbase, ram: win_ram };
+                *cur = Cursor { left: budget - u64::from(k - start), vbase, ram: win_ram };
                 return $end;
             }};
         }
         loop {
             // The pc after the block: where its last instruction falls through or jumps to.
             let pc = 'block: {
-                while k != end {
+                loop {
                     // A reference, not a copy: each arm reads only the fields it uses (a copy
                     // made Cranelift load all seven before every dispatch).
                     let i = &arena[k as usize & (ARENA - 1)];
@@ -300,8 +309,8 @@ impl Hart {
                         Op::Jal => {
                             wr!(i.rd, pc!().wrapping_add(i.len as u64));
                             // A JAL the block builder followed has its target next in the block;
-                            // otherwise (or when the budget cuts the block here) it is the last.
-                            if k == end {
+                            // otherwise it is the last.
+                            if arena[k as usize & (ARENA - 1)].op == Op::End {
                                 break 'block pc!().wrapping_add(imm!());
                             }
                         }
@@ -357,7 +366,7 @@ impl Hart {
                         Op::Sraw => wr!(i.rd, ((x1!() as i32) >> (x2!() & 31)) as i64 as u64),
                         Op::Mul => wr!(i.rd, x1!().wrapping_mul(x2!())),
                         // A fused rotate ([`crate::blocks`]): the two shifts and the OR at once
-                        // when the budget covers all three, else the first shift alone.
+                        // (the block runs whole, so all three are in the budget).
                         Op::RotR | Op::RotL | Op::RotRw | Op::RotLw => {
                             let n = imm!() as u32;
                             let (a, b) = match i.op {
@@ -373,11 +382,9 @@ impl Hart {
                                 }
                             };
                             wr!(i.rd, a);
-                            if end - k >= 2 {
-                                wr!(i.rs2, b);
-                                wr!(i.rs3, a | b);
-                                k += 2;
-                            }
+                            wr!(i.rs2, b);
+                            wr!(i.rs3, a | b);
+                            k += 2;
                         }
                         Op::Mulw => wr!(i.rd, (x1!() as i32).wrapping_mul(x2!() as i32) as i64 as u64),
                         // Listed rather than `_`, so the jump table covers every operation and the
@@ -420,16 +427,16 @@ impl Hart {
                         | Op::Fp => {
                             leave!(BlockEnd::Slow { k, rest: end - k, pc: pc!() })
                         }
+                        Op::End => {
+                            // Fell off the end of the block: not an instruction.
+                            k -= 1;
+                            break 'block vbase + i.po as u64;
+                        }
                     }
                 }
-                // Fell off the end of the block (its last instruction is not a JAL, which
-                // leaves through the `break` above).
-                let last = op(arena, end - 1);
-                vbase + last.po as u64 + last.len as u64
             };
-            // A taken branch or a JAL may leave before the end: give back the rest.
-            budget += u64::from(end - k);
-            k = end;
+            budget -= u64::from(k - start);
+            start = k;
             // The next block, if it is at hand.
             if budget == 0 || self.csr.mip & self.csr.mie != 0 {
                 leave!(BlockEnd::Next(pc));
@@ -448,9 +455,10 @@ impl Hart {
                 }
             }
             let Some(b) = self.blocks.lookup(win_ram + po as usize) else { leave!(BlockEnd::Next(pc)) };
-            k = b.start;
-            end = k + (b.len as u64).min(budget) as u32;
-            budget -= u64::from(end - k);
+            if u64::from(b.len) > budget {
+                leave!(BlockEnd::Next(pc));
+            }
+            (start, end, k) = (b.start, b.start + b.len, b.start);
         }
     }
 
