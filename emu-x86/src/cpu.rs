@@ -140,9 +140,16 @@ pub struct Cpu {
     pub(crate) exit: Option<Exit>,
     /// Virtual address of the page the current block was decoded from.
     pub(crate) vbase: u64,
+    /// The RAM offset of that page, while the run loop is in it.
+    pub(crate) ram_page: usize,
     /// The privilege part of TLB tags (`mmu::user_tag`) for the run loop's memory accesses,
     /// set when a chain of blocks starts (privilege cannot change inside one).
     pub(crate) utag: u64,
+    /// The run loop's budget: `icount` it must not pass.
+    pub(crate) icount_end: u64,
+    /// The arena index after the block the run loop is in (to give back the budget of what did
+    /// not run when it stops inside).
+    pub(crate) blk_end: u32,
     pub(crate) tlb: Box<Tlb>,
     pub(crate) dcache: DecodeCache,
 }
@@ -180,7 +187,10 @@ impl Cpu {
             stop_block: false,
             exit: None,
             vbase: 0,
+            ram_page: 0,
             utag: 0,
+            icount_end: 0,
+            blk_end: 0,
             tlb: Box::default(),
             dcache: DecodeCache::new(ram_size),
         };

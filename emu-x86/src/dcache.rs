@@ -44,7 +44,9 @@ pub(crate) struct Link {
     pub start: u32,
 }
 
-/// A block in the arena: `len` instructions from `start`.
+/// A block in the arena: `len` instructions from `start`, then (unless the last one is an
+/// unconditional branch) an [`Op::End`] sentinel. Conditional branches with micro-ops do not
+/// end blocks; taken, they leave from the middle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct BlockRef {
     pub start: u32,
@@ -59,8 +61,8 @@ pub(crate) struct DecodeCache {
     /// Empty while the run loop holds it (see [`DecodeCache::take_uops`]).
     uops: Box<[Uop]>,
     insns: Box<[Instruction; ARENA]>,
-    /// Successors of the block whose last instruction is at the same arena index (a branch
-    /// has two).
+    /// Successors of the branch (or sentinel) at the same arena index: where it went the last
+    /// times (a conditional branch has two).
     links: Box<[[Link; 2]; ARENA]>,
     /// Next free arena index.
     used: usize,
@@ -138,8 +140,8 @@ impl DecodeCache {
         self.uops = u.0;
     }
 
-    /// The successor of the block ending at arena index `last` that starts at page offset
-    /// `po`, if linked.
+    /// The block at page offset `po` linked as a successor of the branch at arena index
+    /// `last`, if any.
     #[inline(always)]
     pub fn linked(&self, last: u32, po: u64) -> Option<BlockRef> {
         let l = &self.links[last as usize & (ARENA - 1)];
@@ -151,7 +153,7 @@ impl DecodeCache {
         None
     }
 
-    /// Links block `b`, at page offset `po`, as a successor of the block ending at `last` (see
+    /// Links block `b`, at page offset `po`, as a successor of the branch at `last` (see
     /// [`Link`] for when that is right).
     #[inline(always)]
     pub fn link(&mut self, last: u32, po: u64, b: BlockRef) {
@@ -174,7 +176,7 @@ impl DecodeCache {
     pub fn decode(&mut self, ram: &[u8], off: usize, rdrand: bool) -> (Decoded, bool) {
         let page = off >> 12;
         let page_end = ((page + 1) << 12).min(ram.len());
-        if self.used + MAX_BLOCK > ARENA {
+        if self.used + MAX_BLOCK + 1 > ARENA {
             // Full: forget every block and reuse the arena from the start.
             self.flush();
         }
@@ -194,7 +196,9 @@ impl DecodeCache {
             if self.reference {
                 u = Uop { po: u.po, len: u.len, ..Uop::default() };
             }
-            let ends = ends_block(&ins);
+            // A conditional branch with a micro-op does not end its block: taken, it leaves the
+            // block in the middle (a side exit); not taken, the block goes on.
+            let ends = ends_block(&ins) && u.op != Op::Jcc;
             if u.op == Op::Slow {
                 // The run loop returns after such an instruction (see `exec/fast.rs`).
                 u.aux = ends as u8;
@@ -218,8 +222,18 @@ impl DecodeCache {
             }
             return (Decoded::Straddles, false);
         }
-        self.used += n;
-        self.links[start + n - 1] = Default::default();
+        uop::liveness(&mut self.uops[start..start + n]);
+        // A block that does not end in a branch ends in a sentinel that says where it goes on.
+        let last = &self.uops[start + n - 1];
+        let mut terminator = start + n - 1;
+        if !last.ends_block() {
+            let next = last.next_po() as u16;
+            terminator += 1;
+            self.uops[terminator] = Uop { op: Op::End, po: next, ..Uop::default() };
+        }
+        // Any branch of the block may have links; the arena slots may hold old ones.
+        self.links[start..=terminator].fill(Default::default());
+        self.used = terminator + 1;
         let newly = self.mark_code(page);
         let slot = Slot { tag, gen: self.page_gen[page], start: start as u32, len: n as u32 };
         let ways = &mut self.slots[set];
@@ -373,7 +387,7 @@ mod tests {
         let first = 0;
         dc.decode(&ram, first, false);
         let mut off = 0;
-        while dc.used + MAX_BLOCK <= ARENA {
+        while dc.used + MAX_BLOCK < ARENA {
             off += 1;
             dc.decode(&ram, off, false);
         }

@@ -52,17 +52,17 @@ pub(crate) struct Flags {
     pub cin: bool,
 }
 
-#[inline]
+#[inline(always)]
 pub fn mask(size: u8) -> u64 {
     u64::MAX >> (64 - 8 * size as u32)
 }
 
-#[inline]
+#[inline(always)]
 pub fn sign(size: u8) -> u64 {
     1u64 << (8 * size as u32 - 1)
 }
 
-#[inline]
+#[inline(always)]
 pub fn parity(v: u64) -> bool {
     (v as u8).count_ones().is_multiple_of(2)
 }
@@ -74,7 +74,7 @@ impl Default for Flags {
 }
 
 impl Flags {
-    #[inline]
+    #[inline(always)]
     pub fn set_lazy(&mut self, op: FlagOp, size: u8, a: u64, b: u64, res: u64) {
         if matches!(op, FlagOp::Inc | FlagOp::Dec) {
             let cf = self.cf();
@@ -87,13 +87,13 @@ impl Flags {
         self.res = res & mask(size);
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn set_adc(&mut self, op: FlagOp, size: u8, a: u64, b: u64, res: u64, cin: bool) {
         self.set_lazy(op, size, a, b, res);
         self.cin = cin;
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn cf(&self) -> bool {
         let (a, b, r) = (self.a, self.b, self.res);
         match self.op {
@@ -106,7 +106,7 @@ impl Flags {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn zf(&self) -> bool {
         match self.op {
             FlagOp::Eager => self.bits & ZF != 0,
@@ -114,7 +114,7 @@ impl Flags {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn sf(&self) -> bool {
         match self.op {
             FlagOp::Eager => self.bits & SF != 0,
@@ -122,7 +122,7 @@ impl Flags {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn of(&self) -> bool {
         let (a, b, r, s) = (self.a, self.b, self.res, sign(self.size));
         match self.op {
@@ -135,7 +135,7 @@ impl Flags {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn pf(&self) -> bool {
         match self.op {
             FlagOp::Eager => self.bits & PF != 0,
@@ -183,6 +183,15 @@ impl Flags {
         self.bits = (self.bits & !which) | (value & which) | 2;
     }
 
+    /// The lazy flags of a logic operation (AND, OR, XOR, TEST) with result `res`: CF, OF
+    /// and AF are zero, so the operands are not needed.
+    #[inline(always)]
+    pub fn set_logic(&mut self, size: u8, res: u64) {
+        self.op = FlagOp::Logic;
+        self.size = size;
+        self.res = res & mask(size);
+    }
+
     /// Sets all six arithmetic flags to `value`'s (eagerly; the other bits are kept).
     #[inline]
     pub fn set_arith(&mut self, value: u64) {
@@ -197,7 +206,7 @@ impl Flags {
 
     /// The result-derived flags (ZF, SF, PF) of `res` as eager bits, as most eager producers
     /// need.
-    #[inline]
+    #[inline(always)]
     pub fn szp(res: u64, size: u8) -> u64 {
         let r = res & mask(size);
         let mut f = 0;
@@ -213,8 +222,8 @@ impl Flags {
         f
     }
 
-    /// [`Flags::cond`] with the conditions after CMP/SUB and TEST/AND/OR/XOR (most of them)
-    /// worked out from the operands directly, for the run loop.
+    /// [`Flags::cond`] for the run loop: inline, with the conditions after CMP/SUB and
+    /// TEST/AND/OR/XOR (most of them) worked out from the operands directly.
     #[inline(always)]
     pub fn cond_fast(&self, cc: u8) -> bool {
         let r = match self.op {
@@ -245,7 +254,16 @@ impl Flags {
                     _ => r == 0 || s,
                 }
             }
-            _ => return self.cond(cc),
+            _ => match cc >> 1 {
+                0 => self.of(),
+                1 => self.cf(),
+                2 => self.zf(),
+                3 => self.cf() || self.zf(),
+                4 => self.sf(),
+                5 => self.pf(),
+                6 => self.sf() != self.of(),
+                _ => self.zf() || (self.sf() != self.of()),
+            },
         };
         r ^ (cc & 1 != 0)
     }

@@ -57,7 +57,7 @@ pub(crate) fn user_tag(user: bool) -> u64 {
     ((user as u64) << 1) | 1
 }
 
-#[inline]
+#[inline(always)]
 pub(crate) fn read_le(s: &[u8], off: usize, size: u8) -> u64 {
     match size {
         1 => s[off] as u64,
@@ -67,7 +67,7 @@ pub(crate) fn read_le(s: &[u8], off: usize, size: u8) -> u64 {
     }
 }
 
-#[inline]
+#[inline(always)]
 pub(crate) fn write_le(s: &mut [u8], off: usize, size: u8, v: u64) {
     match size {
         1 => s[off] = v as u8,
@@ -260,52 +260,38 @@ impl Cpu {
     }
 
     /// The run loop's load: `size` (1, 2, 4, 8) bytes at `vaddr` with the privilege in
-    /// [`Cpu::utag`]. A TLB hit at least 8 bytes before the end of the page reads 8 bytes and
-    /// masks them, which needs neither a bounds check nor a branch on the size; anything else
-    /// goes through [`Cpu::read_as`].
+    /// [`Cpu::utag`], if the TLB has the page and the access does not cross its end. At least 8
+    /// bytes before the end it reads 8 bytes and masks them, which needs neither a bounds check
+    /// nor a branch on the size. `None`: the caller takes the slow path.
     #[inline(always)]
-    pub(crate) fn ld<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8) -> Result<u64, Fault> {
+    pub(crate) fn ld_fast<B: Bus>(&self, bus: &mut B, vaddr: u64, size: u8) -> Option<u64> {
         let e = &self.tlb.read[tlb_index(vaddr)];
         let po = (vaddr & 0xfff) as usize;
-        if e.tag == (vaddr & !0xfff) | self.utag && po <= 4088 {
-            if let Some(page) = bus.ram().pages().get(e.ram_off >> 12) {
+        if e.tag == (vaddr & !0xfff) | self.utag {
+            let page = bus.ram().pages().get(e.ram_off >> 12)?;
+            if po <= 4088 {
                 let v = u64::from_le_bytes(page[po..po + 8].try_into().unwrap());
-                return Ok(v & crate::flags::mask(size));
+                return Some(v & crate::flags::mask(size));
+            }
+            if po + size as usize <= 4096 {
+                return Some(read_le(page, po, size));
             }
         }
-        self.ld_slow(bus, vaddr, size)
+        None
     }
 
-    #[inline(never)]
-    fn ld_slow<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8) -> Result<u64, Fault> {
-        let user = self.utag & 2 != 0;
-        self.read_as(bus, vaddr, size, user)
-    }
-
-    /// The run loop's store (see [`Cpu::ld`]).
+    /// The run loop's store (see [`Cpu::ld_fast`]): whether it was done.
     #[inline(always)]
-    pub(crate) fn st<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8, v: u64) -> Result<(), Fault> {
+    pub(crate) fn st_fast<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8, v: u64) -> bool {
         let e = &self.tlb.write[tlb_index(vaddr)];
         let po = (vaddr & 0xfff) as usize;
-        if e.tag == (vaddr & !0xfff) | self.utag && po <= 4088 {
+        if e.tag == (vaddr & !0xfff) | self.utag && po + size as usize <= 4096 {
             if let Some(page) = bus.ram().pages_mut().get_mut(e.ram_off >> 12) {
-                let p = &mut page[po..po + 8];
-                match size {
-                    1 => p[0] = v as u8,
-                    2 => p[..2].copy_from_slice(&(v as u16).to_le_bytes()),
-                    4 => p[..4].copy_from_slice(&(v as u32).to_le_bytes()),
-                    _ => p.copy_from_slice(&v.to_le_bytes()),
-                }
-                return Ok(());
+                write_le(page, po, size, v);
+                return true;
             }
         }
-        self.st_slow(bus, vaddr, size, v)
-    }
-
-    #[inline(never)]
-    fn st_slow<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8, v: u64) -> Result<(), Fault> {
-        let user = self.utag & 2 != 0;
-        self.write_as(bus, vaddr, size, v, user)
+        false
     }
 
     /// Loads `size` (1, 2, 4, 8) bytes at `vaddr` with the current privilege.

@@ -1,26 +1,42 @@
 //! The run loop: decoded blocks of micro-ops (see `uop.rs`), chained.
 //!
-//! [`Cpu::run_block`] finds the block at RIP through the fetch TLB and the decode cache, then
-//! [`Cpu::run_blocks`] runs it and the blocks after it for as long as the next one is at hand:
-//! cached, and in the same page or one the fetch TLB knows. RIP lives in a local while it runs
-//! (each micro-op knows its offset in the page), the budget is charged a block at a time, and
-//! interrupts are looked at only when it returns to [`Cpu::run`]. That is enough because the
-//! interrupt line and the interrupt flag change only through device accesses (which stop the
-//! chain: `stop_block`) and instructions that end their block and go through the generic
-//! executor (STI, POPF, IRET...), after which the loop returns. Translation and privilege
-//! change the same way, so the fetch TLB's entries and [`Cpu::utag`] stay valid in a chain.
+//! [`Cpu::run_block`] finds the block at RIP through the fetch TLB and the decode cache. The
+//! micro-op loop, [`Cpu::run_chain`], runs it and the blocks after it for as long as the next
+//! one is at hand: linked from the branch that goes there, in the decode cache, in the same
+//! page or one the fetch TLB knows. RIP is not kept up to date while it runs (each micro-op
+//! knows its offset in the page), the budget is charged a block at a time, and interrupts are
+//! looked at only when the chain returns to [`Cpu::run`]. That is enough because the interrupt
+//! line and the interrupt flag change only through device accesses and through instructions
+//! that go through the generic executor and end the chain (STI, POPF, IRET...). Translation
+//! and privilege change the same way, so the fetch TLB's entries and [`Cpu::utag`] stay valid
+//! in a chain.
 //!
-//! Micro-ops that fault return the fault with the instruction's address; the instruction does
-//! not retire, and `Cpu::raise` delivers it. [`Op::Slow`] runs the stored iced instruction
-//! through `Cpu::exec`, which is also what the micro-ops are tested against.
+//! The loop has no calls (Cranelift then keeps its values in registers): anything it does not
+//! do itself, an instruction without a micro-op ([`Op::Slow`]), a TLB miss, a fault, goes back
+//! to [`Cpu::run_blocks`], which runs that instruction through `Cpu::exec` (the reference the
+//! micro-ops are tested against) and resumes the loop after it if it went on in line. Less
+//! common micro-ops are in [`Cpu::run_rare`], out of line.
+//!
+//! A block cut short by the budget runs through `Cpu::exec` instruction by instruction
+//! ([`Cpu::run_cut`]), so the state where it stops is exact even where the micro-ops skip
+//! flag results the rest of the block overwrites (see `uop::liveness`).
 
-use super::uop::{alu, ea, shift, unary, Op, Uop, NO_REG};
+use super::uop::{alu, ea, shift, unary, Op, Uop, DEAD, NO_REG};
 use crate::bus::Bus;
 use crate::cpu::{cr0, cr4, Cpu, FS, GS};
 use crate::dcache::{BlockRef, Decoded, Uops};
 use crate::fault::Fault;
-use crate::flags::{mask, sign, FlagOp, Flags, OF};
+use crate::flags::{mask, sign, FlagOp, Flags, CF, OF};
 use crate::mmu::canonical;
+
+/// How [`Cpu::run_chain`] stopped.
+enum Chain {
+    /// At `pc`, with no next block at hand or not enough budget for it.
+    Next(u64),
+    /// Instruction `k` of the arena (in the page at [`Cpu::vbase`]) is for the generic
+    /// executor; everything before it is done.
+    Exec(u32),
+}
 
 /// How [`Cpu::run_blocks`] stopped.
 enum End {
@@ -61,27 +77,113 @@ impl Cpu {
         };
     }
 
-    /// The micro-op's memory operand: effective address with the FS/GS base.
+    /// Reads micro-op register `r` for an operation of `size` bytes: 4 and 8 are never AH..BH,
+    /// so they need no shift (`size` is a constant where it matters).
     #[inline(always)]
-    fn uea(&self, u: &Uop, vbase: u64) -> u64 {
+    fn rgs(&self, r: u8, size: u8) -> u64 {
+        if size >= 4 {
+            self.gpr[(r & 15) as usize]
+        } else {
+            self.rg(r)
+        }
+    }
+
+    /// The micro-op's memory operand: effective address with the FS/GS base. base + disp and
+    /// RIP-relative inline (as a select between the base register and the page base), the
+    /// other shapes out of line.
+    #[inline(always)]
+    fn uea(&self, u: &Uop) -> u64 {
+        if u.ea <= ea::RIP {
+            let b = if u.ea == ea::RIP { self.vbase } else { self.gpr[(u.base & 15) as usize] };
+            b.wrapping_add(u.disp as i64 as u64)
+        } else {
+            self.uea_other(u)
+        }
+    }
+
+    #[inline(never)]
+    fn uea_other(&self, u: &Uop) -> u64 {
         let d = u.disp as i64 as u64;
+        let index = || self.gpr[(u.index & 15) as usize] << ((u.index >> 4) & 3);
         let a = match u.ea & ea::KIND {
             ea::BD => self.gpr[(u.base & 15) as usize].wrapping_add(d),
-            ea::BID => self.gpr[(u.base & 15) as usize]
-                .wrapping_add(self.gpr[(u.index & 15) as usize] << (u.scale & 3))
-                .wrapping_add(d),
-            ea::ID => (self.gpr[(u.index & 15) as usize] << (u.scale & 3)).wrapping_add(d),
-            ea::RIP => vbase.wrapping_add(u.next_po()).wrapping_add(d),
+            ea::RIP => self.vbase.wrapping_add(d),
+            ea::BID => self.gpr[(u.base & 15) as usize].wrapping_add(index()).wrapping_add(d),
+            ea::ID => index().wrapping_add(d),
             _ => d,
         };
-        if u.ea > ea::KIND {
-            a.wrapping_add(self.seg[if u.ea & ea::FS != 0 { FS } else { GS }].base)
+        if u.ea & ea::FS != 0 {
+            a.wrapping_add(self.seg[FS].base)
+        } else if u.ea & ea::GS != 0 {
+            a.wrapping_add(self.seg[GS].base)
         } else {
             a
         }
     }
 
-    /// Result of ALU operation `op` (flags not touched).
+    /// ALU operation `op` on operands masked to `size`: the result, with the flags set unless
+    /// `fl` says they are dead.
+    #[inline(always)]
+    fn alu(&mut self, size: u8, op: u8, a: u64, b: u64, fl: u8) -> u64 {
+        let live = fl & DEAD == 0;
+        let f = &mut self.flags;
+        match op {
+            alu::ADD => {
+                let r = a.wrapping_add(b);
+                if live {
+                    f.set_lazy(FlagOp::Add, size, a, b, r);
+                }
+                r
+            }
+            alu::OR => {
+                let r = a | b;
+                if live {
+                    f.set_logic(size, r);
+                }
+                r
+            }
+            alu::ADC => {
+                let c = f.cf();
+                let r = a.wrapping_add(b).wrapping_add(c as u64);
+                if live {
+                    f.set_adc(FlagOp::Adc, size, a, b, r, c);
+                }
+                r
+            }
+            alu::SBB => {
+                let c = f.cf();
+                let r = a.wrapping_sub(b).wrapping_sub(c as u64);
+                if live {
+                    f.set_adc(FlagOp::Sbb, size, a, b, r, c);
+                }
+                r
+            }
+            alu::AND | alu::TEST => {
+                let r = a & b;
+                if live {
+                    f.set_logic(size, r);
+                }
+                r
+            }
+            alu::SUB | alu::CMP => {
+                let r = a.wrapping_sub(b);
+                if live {
+                    f.set_lazy(FlagOp::Sub, size, a, b, r);
+                }
+                r
+            }
+            _ => {
+                let r = a ^ b;
+                if live {
+                    f.set_logic(size, r);
+                }
+                r
+            }
+        }
+    }
+
+    /// Result of ALU operation `op` (flags not touched), for memory destinations whose flags
+    /// change only once the store went through.
     #[inline(always)]
     fn alu_result(&self, op: u8, a: u64, b: u64) -> u64 {
         match op {
@@ -111,7 +213,7 @@ impl Cpu {
                 f.set_adc(FlagOp::Sbb, size, a, b, r, c)
             }
             alu::SUB | alu::CMP => f.set_lazy(FlagOp::Sub, size, a, b, r),
-            _ => f.set_lazy(FlagOp::Logic, size, 0, 0, r),
+            _ => f.set_logic(size, r),
         }
     }
 
@@ -152,13 +254,38 @@ impl Cpu {
         (r, cf as u64 | if of { OF } else { 0 } | Flags::szp(r, size))
     }
 
-    /// IMUL's truncated product and flags.
+    /// ROL/ROR of `a` (masked to `size`) by `count` (masked, not zero): the result and CF/OF.
     #[inline(always)]
-    fn imul(&mut self, size: u8, a: u64, b: u64) -> u64 {
-        let full = sx(a, size) as i128 * sx(b, size) as i128;
+    fn rotate(op: u8, size: u8, a: u64, count: u32) -> (u64, u64) {
+        let bits = 8 * size as u32;
+        let c = count % bits;
+        let m = mask(size);
+        let sb = sign(size);
+        let msb = |v: u64| v & sb != 0;
+        if op == shift::ROL {
+            let r = if c == 0 { a } else { ((a << c) | (a >> (bits - c))) & m };
+            let cf = r & 1 != 0;
+            (r, cf as u64 | if msb(r) ^ cf { OF } else { 0 })
+        } else {
+            let r = if c == 0 { a } else { ((a >> c) | (a << (bits - c))) & m };
+            (r, msb(r) as u64 | if msb(r) ^ (r & (sb >> 1) != 0) { OF } else { 0 })
+        }
+    }
+
+    /// IMUL's truncated product, with the flags unless dead (the caller leaves 64-bit
+    /// products with live flags to the generic executor).
+    #[inline(always)]
+    fn imul(&mut self, size: u8, a: u64, b: u64, fl: u8) -> u64 {
+        if size == 8 {
+            return a.wrapping_mul(b);
+        }
+        // Both factors fit in 32 signed bits, so their product fits in 64.
+        let full = sx(a, size).wrapping_mul(sx(b, size));
         let r = full as u64 & mask(size);
-        let ovf = sx(r, size) as i128 != full;
-        self.flags.set_arith(if ovf { crate::flags::CF | OF } else { 0 } | Flags::szp(r, size));
+        if fl & DEAD == 0 {
+            let ovf = sx(r, size) != full;
+            self.flags.set_arith(if ovf { CF | OF } else { 0 } | Flags::szp(r, size));
+        }
         r
     }
 
@@ -179,6 +306,145 @@ impl Cpu {
         self.vbase = vbase;
         self.exec(bus, &ins)?;
         Ok(ends || self.stop_block || self.rip != next)
+    }
+
+    /// The first `n` instructions of the block at arena index `start`, each through the generic
+    /// executor: a block cut short by the budget, whose end state must be exact (micro-ops may
+    /// leave flags the rest of their block overwrites uncomputed).
+    #[inline(never)]
+    fn run_cut<B: Bus>(&mut self, bus: &mut B, start: u32, n: u32, vbase: u64) -> End {
+        for k in start..start + n {
+            let ins = *self.dcache.insn(k);
+            let next = vbase.wrapping_add(ins.next_ip());
+            self.rip = next;
+            self.vbase = vbase;
+            if let Err(f) = self.exec(bus, &ins) {
+                return End::Fault { pc: vbase.wrapping_add(ins.ip()), f };
+            }
+            self.icount += 1;
+            if self.stop_block || self.rip != next {
+                return End::Done;
+            }
+        }
+        End::Next(self.rip)
+    }
+
+    /// The less common micro-ops, out of the run loop's function to keep it small (see
+    /// [`Cpu::run_chain`]). `true`: hand the instruction to the generic executor.
+    #[inline(never)]
+    fn run_rare<B: Bus>(&mut self, bus: &mut B, u: &Uop) -> bool {
+        macro_rules! ea {
+            () => {
+                self.uea(u)
+            };
+        }
+        macro_rules! load {
+            ($a:expr, $size:expr) => {
+                match self.ld_fast(bus, $a, $size) {
+                    Some(v) => v,
+                    None => return true,
+                }
+            };
+        }
+        macro_rules! store {
+            ($a:expr, $size:expr, $v:expr) => {
+                if !self.st_fast(bus, $a, $size, $v) {
+                    return true;
+                }
+            };
+        }
+        macro_rules! cond {
+            () => {
+                self.flags.cond_fast(u.aux)
+            };
+        }
+        macro_rules! live {
+            () => {
+                u.fl & DEAD == 0
+            };
+        }
+        match u.op {
+            Op::MovzxRR => {
+                let v = self.rg(u.r1) & mask(u.aux);
+                self.wrg(u.r0, u.size, v);
+            }
+            Op::MovsxRR => {
+                let v = sx(self.rg(u.r1), u.aux) as u64;
+                self.wrg(u.r0, u.size, v);
+            }
+            Op::MovsxRM => {
+                let v = load!(ea!(), u.aux);
+                self.wrg(u.r0, u.size, sx(v, u.aux) as u64);
+            }
+            Op::UnM => {
+                let ad = ea!();
+                let a = load!(ad, u.size);
+                let (r, f) = Self::unary(u.aux, a);
+                store!(ad, u.size, r);
+                if let Some((op, fa, fb)) = f {
+                    self.flags.set_lazy(op, u.size, fa, fb, r);
+                }
+            }
+            Op::ShiftM => {
+                let c = if u.r1 == NO_REG { u.imm as u64 } else { self.gpr[1] };
+                let c = (c & if u.size == 8 { 63 } else { 31 }) as u32;
+                let ad = ea!();
+                let a = load!(ad, u.size);
+                if c != 0 {
+                    let (r, f) = Self::shift_ri(u.aux, u.size, a, c);
+                    store!(ad, u.size, r);
+                    self.flags.set_arith(f);
+                }
+            }
+            Op::CmovRR => {
+                let v = if cond!() { self.rg(u.r1) } else { self.rg(u.r0) };
+                // A 32-bit CMOV zero-extends even when the condition is false.
+                self.wrg(u.r0, u.size, v & mask(u.size));
+            }
+            Op::CmovRM => {
+                let v = load!(ea!(), u.size);
+                let v = if cond!() { v } else { self.rg(u.r0) };
+                self.wrg(u.r0, u.size, v & mask(u.size));
+            }
+            Op::SetM => store!(ea!(), 1, cond!() as u64),
+            Op::ImulRR | Op::ImulRM | Op::ImulRRI => {
+                // A live 64-bit overflow flag needs the 128-bit product (a call in
+                // wasm): the generic executor's.
+                if u.size == 8 && live!() {
+                    return true;
+                }
+                let (a, b) = match u.op {
+                    Op::ImulRR => (self.rg(u.r0), self.rg(u.r1)),
+                    Op::ImulRM => (self.rg(u.r0), load!(ea!(), u.size)),
+                    _ => (self.rg(u.r1), u.imm as i64 as u64),
+                };
+                let r = self.imul(u.size, a, b, u.fl);
+                self.wrg(u.r0, u.size, r);
+            }
+            Op::Cdqe => self.gpr[0] = self.gpr[0] as i32 as i64 as u64,
+            Op::Cqo => self.gpr[2] = ((self.gpr[0] as i64) >> 63) as u64,
+            Op::Cdq => self.gpr[2] = ((self.gpr[0] as i32) >> 31) as u32 as u64,
+            Op::Leave => {
+                let bp = self.gpr[5];
+                let v = load!(bp, 8);
+                self.gpr[4] = bp.wrapping_add(8);
+                self.gpr[5] = v;
+            }
+            Op::XmmRR | Op::Pxor | Op::XmmRM if !self.sse_ok() => return true,
+            Op::XmmRR => self.xmm[(u.r0 & 15) as usize] = self.xmm[(u.r1 & 15) as usize],
+            Op::Pxor => self.xmm[(u.r0 & 15) as usize] ^= self.xmm[(u.r1 & 15) as usize],
+            Op::XmmRM => {
+                let a = ea!();
+                if u.aux != 0 && a & 15 != 0 {
+                    return true;
+                }
+                let lo = load!(a, 8);
+                let hi = load!(a.wrapping_add(8), 8);
+                self.xmm[(u.r0 & 15) as usize] = lo as u128 | (hi as u128) << 64;
+            }
+            _ => unreachable!("{:?} is not a rare micro-op", u.op),
+        }
+        false
     }
 
     /// Executes (part of) the block at RIP and the blocks chained after it: at most `max`
@@ -204,9 +470,16 @@ impl Cpu {
         };
         self.utag = crate::mmu::user_tag(self.user_mode());
         self.stop_block = false;
-        let uops = self.dcache.take_uops();
-        let end = self.run_blocks(bus, &uops, block, rip & !0xfff, off & !0xfff, max);
-        self.dcache.put_uops(uops);
+        let vbase = rip & !0xfff;
+        let end = if u64::from(block.len) > max {
+            // Cut short by the budget (and looked up again from the middle next time).
+            self.run_cut(bus, block.start, max as u32, vbase)
+        } else {
+            let uops = self.dcache.take_uops();
+            let end = self.run_blocks(bus, &uops, block, vbase, off & !0xfff, max);
+            self.dcache.put_uops(uops);
+            end
+        };
         match end {
             End::Next(pc) => self.rip = pc,
             End::Fault { pc, f } => {
@@ -218,10 +491,10 @@ impl Cpu {
         self.stop_block = false;
     }
 
-    /// Runs decoded blocks, starting with `block` in the page at virtual `vbase` (RAM offset
-    /// `ram_page`), while the next one is at hand and budget is left. Its own function with
-    /// few values live across its loop, so they stay in registers.
-    #[inline(never)]
+    /// Runs `block` (in the page at virtual `vbase`, RAM offset `ram_page`) and the blocks
+    /// chained after it in [`Cpu::run_chain`], and in between the instructions that loop hands
+    /// back: each through the generic executor, after which the chain resumes if that
+    /// instruction went on in line and changed nothing the chain depends on.
     fn run_blocks<B: Bus>(
         &mut self,
         bus: &mut B,
@@ -229,342 +502,306 @@ impl Cpu {
         block: BlockRef,
         vbase: u64,
         ram_page: usize,
-        budget: u64,
+        max: u64,
     ) -> End {
-        let (mut vbase, mut ram_page) = (vbase, ram_page);
-        // The whole block is charged up front; leaving early gives back what did not run. A block
-        // cut short by the budget is looked up again from the middle next time (as a block of
-        // its own).
-        let mut left = budget;
+        // The whole block is charged up front; leaving early gives back what did not run.
+        self.icount_end = self.icount + max;
+        self.icount += u64::from(block.len);
+        self.blk_end = block.start + block.len;
+        self.vbase = vbase;
+        self.ram_page = ram_page;
         let mut k = block.start;
-        let mut end = k + (block.len as u64).min(left) as u32;
-        left -= u64::from(end - k);
-        self.icount += u64::from(end - k);
-        macro_rules! leave {
-            ($e:expr) => {{
-                self.icount -= u64::from(end - k);
-                return $e;
-            }};
-        }
         loop {
-            // The address after the block: where its last instruction falls through or jumps.
-            let next = 'block: {
-                while k != end {
-                    let u = uops.get(k);
-                    k += 1;
-                    // The instruction raised `f`: it does not retire.
-                    macro_rules! fault {
-                        ($f:expr) => {{
-                            let f = $f;
-                            self.icount -= 1;
-                            leave!(End::Fault { pc: vbase.wrapping_add(u.po as u64), f })
-                        }};
-                    }
-                    macro_rules! tri {
-                        ($e:expr) => {
-                            match $e {
-                                Ok(v) => v,
-                                Err(f) => fault!(f),
-                            }
-                        };
-                    }
-                    // After a store: one that took the slow path may have changed code (this
-                    // block's, even) or reached a device.
-                    macro_rules! stored {
-                        () => {
-                            if self.stop_block {
-                                self.rip = vbase.wrapping_add(u.next_po());
-                                leave!(End::Done)
-                            }
-                        };
-                    }
-                    macro_rules! slow {
-                        ($ends:expr) => {{
-                            match self.exec_slow(bus, k - 1, vbase, $ends) {
-                                Ok(false) => {}
-                                Ok(true) => leave!(End::Done),
-                                Err(f) => fault!(f),
-                            }
-                        }};
-                    }
-                    macro_rules! cond {
-                        () => {
-                            self.flags.cond_fast(u.aux)
-                        };
-                    }
-                    let size = u.size;
-                    let next_pc = || vbase.wrapping_add(u.next_po());
-                    match u.op {
-                        Op::Slow => slow!(u.aux != 0),
-                        Op::Nop => {}
-                        Op::MovRR => {
-                            let v = self.rg(u.r1);
-                            self.wrg(u.r0, size, v);
+            match self.run_chain(bus, uops, k) {
+                Chain::Next(pc) => return End::Next(pc),
+                Chain::Exec(j) => {
+                    let u = uops.get(j);
+                    let vb = self.vbase;
+                    match self.exec_slow(bus, j, vb, u.ends_block()) {
+                        Ok(false) => k = j + 1,
+                        Ok(true) => {
+                            self.icount -= u64::from(self.blk_end - (j + 1));
+                            return End::Done;
                         }
-                        Op::MovRI => {
-                            let v = u.imm as u32 as u64 | (u.disp as u32 as u64) << 32;
-                            self.wrg(u.r0, size, v);
-                        }
-                        Op::MovRM => {
-                            let a = self.uea(u, vbase);
-                            let v = tri!(self.ld(bus, a, size));
-                            self.wrg(u.r0, size, v);
-                        }
-                        Op::MovMR => {
-                            let a = self.uea(u, vbase);
-                            let v = self.rg(u.r1);
-                            tri!(self.st(bus, a, size, v));
-                            stored!();
-                        }
-                        Op::MovMI => {
-                            let a = self.uea(u, vbase);
-                            tri!(self.st(bus, a, size, u.imm as i64 as u64));
-                            stored!();
-                        }
-                        Op::MovzxRR => {
-                            let v = self.rg(u.r1) & mask(u.aux);
-                            self.wrg(u.r0, size, v);
-                        }
-                        Op::MovzxRM => {
-                            let a = self.uea(u, vbase);
-                            let v = tri!(self.ld(bus, a, u.aux));
-                            self.wrg(u.r0, size, v);
-                        }
-                        Op::MovsxRR => {
-                            let v = sx(self.rg(u.r1), u.aux) as u64;
-                            self.wrg(u.r0, size, v);
-                        }
-                        Op::MovsxRM => {
-                            let a = self.uea(u, vbase);
-                            let v = tri!(self.ld(bus, a, u.aux));
-                            self.wrg(u.r0, size, sx(v, u.aux) as u64);
-                        }
-                        Op::Lea => {
-                            let a = self.uea(u, vbase);
-                            self.wrg(u.r0, size, a);
-                        }
-                        Op::AluRR => {
-                            let m = mask(size);
-                            let (a, b) = (self.rg(u.r0) & m, self.rg(u.r1) & m);
-                            let r = self.alu_result(u.aux, a, b);
-                            self.alu_flags(u.aux, size, a, b, r);
-                            if u.aux < alu::CMP {
-                                self.wrg(u.r0, size, r);
-                            }
-                        }
-                        Op::AluRI => {
-                            let m = mask(size);
-                            let (a, b) = (self.rg(u.r0) & m, u.imm as i64 as u64 & m);
-                            let r = self.alu_result(u.aux, a, b);
-                            self.alu_flags(u.aux, size, a, b, r);
-                            if u.aux < alu::CMP {
-                                self.wrg(u.r0, size, r);
-                            }
-                        }
-                        Op::AluRM => {
-                            let ad = self.uea(u, vbase);
-                            let b = tri!(self.ld(bus, ad, size));
-                            let a = self.rg(u.r0) & mask(size);
-                            let r = self.alu_result(u.aux, a, b);
-                            self.alu_flags(u.aux, size, a, b, r);
-                            if u.aux < alu::CMP {
-                                self.wrg(u.r0, size, r);
-                            }
-                        }
-                        Op::AluMR | Op::AluMI => {
-                            let ad = self.uea(u, vbase);
-                            let a = tri!(self.ld(bus, ad, size));
-                            let m = mask(size);
-                            let b = if u.op == Op::AluMR { self.rg(u.r1) } else { u.imm as i64 as u64 } & m;
-                            let r = self.alu_result(u.aux, a, b);
-                            if u.aux < alu::CMP {
-                                tri!(self.st(bus, ad, size, r));
-                            }
-                            self.alu_flags(u.aux, size, a, b, r);
-                            stored!();
-                        }
-                        Op::UnR => {
-                            let a = self.rg(u.r0) & mask(size);
-                            let (r, f) = Self::unary(u.aux, a);
-                            self.wrg(u.r0, size, r);
-                            if let Some((op, fa, fb)) = f {
-                                self.flags.set_lazy(op, size, fa, fb, r);
-                            }
-                        }
-                        Op::UnM => {
-                            let ad = self.uea(u, vbase);
-                            let a = tri!(self.ld(bus, ad, size));
-                            let (r, f) = Self::unary(u.aux, a);
-                            tri!(self.st(bus, ad, size, r));
-                            if let Some((op, fa, fb)) = f {
-                                self.flags.set_lazy(op, size, fa, fb, r);
-                            }
-                            stored!();
-                        }
-                        Op::ShiftR => {
-                            let c = if u.r1 == NO_REG { u.imm as u64 } else { self.gpr[1] };
-                            let c = (c & if size == 8 { 63 } else { 31 }) as u32;
-                            let a = self.rg(u.r0) & mask(size);
-                            if c != 0 {
-                                let (r, f) = Self::shift_ri(u.aux, size, a, c);
-                                self.wrg(u.r0, size, r);
-                                self.flags.set_arith(f);
-                            } else if size == 4 {
-                                // A shift by zero changes no flags but still zero-extends.
-                                self.wrg(u.r0, size, a);
-                            }
-                        }
-                        Op::PushR => {
-                            let v = self.gpr[(u.r0 & 15) as usize];
-                            let sp = self.gpr[4].wrapping_sub(8);
-                            tri!(self.st(bus, sp, 8, v));
-                            self.gpr[4] = sp;
-                            stored!();
-                        }
-                        Op::PushI => {
-                            let sp = self.gpr[4].wrapping_sub(8);
-                            tri!(self.st(bus, sp, 8, u.imm as i64 as u64));
-                            self.gpr[4] = sp;
-                            stored!();
-                        }
-                        Op::PopR => {
-                            let sp = self.gpr[4];
-                            let v = tri!(self.ld(bus, sp, 8));
-                            self.gpr[4] = sp.wrapping_add(8);
-                            self.gpr[(u.r0 & 15) as usize] = v;
-                        }
-                        Op::CallRel | Op::CallR | Op::CallM => {
-                            let t = match u.op {
-                                Op::CallRel => vbase.wrapping_add(u.imm as i64 as u64),
-                                Op::CallR => self.gpr[(u.r0 & 15) as usize],
-                                _ => {
-                                    let a = self.uea(u, vbase);
-                                    tri!(self.ld(bus, a, 8))
-                                }
-                            };
-                            if !canonical(t) {
-                                fault!(Fault::GP(0));
-                            }
-                            let sp = self.gpr[4].wrapping_sub(8);
-                            tri!(self.st(bus, sp, 8, next_pc()));
-                            self.gpr[4] = sp;
-                            break 'block t;
-                        }
-                        Op::Ret => {
-                            let sp = self.gpr[4];
-                            let t = tri!(self.ld(bus, sp, 8));
-                            if !canonical(t) {
-                                fault!(Fault::GP(0));
-                            }
-                            self.gpr[4] = sp.wrapping_add(8 + u.imm as u64);
-                            break 'block t;
-                        }
-                        Op::JmpRel | Op::JmpR | Op::JmpM => {
-                            let t = match u.op {
-                                Op::JmpRel => vbase.wrapping_add(u.imm as i64 as u64),
-                                Op::JmpR => self.gpr[(u.r0 & 15) as usize],
-                                _ => {
-                                    let a = self.uea(u, vbase);
-                                    tri!(self.ld(bus, a, 8))
-                                }
-                            };
-                            if !canonical(t) {
-                                fault!(Fault::GP(0));
-                            }
-                            break 'block t;
-                        }
-                        Op::Jcc => {
-                            break 'block if cond!() { vbase.wrapping_add(u.imm as i64 as u64) } else { next_pc() };
-                        }
-                        Op::CmovRR => {
-                            let v = if cond!() { self.rg(u.r1) } else { self.rg(u.r0) };
-                            // A 32-bit CMOV zero-extends even when the condition is false.
-                            self.wrg(u.r0, size, v & mask(size));
-                        }
-                        Op::CmovRM => {
-                            let a = self.uea(u, vbase);
-                            let v = tri!(self.ld(bus, a, size));
-                            let v = if cond!() { v } else { self.rg(u.r0) };
-                            self.wrg(u.r0, size, v & mask(size));
-                        }
-                        Op::SetR => {
-                            let v = cond!() as u64;
-                            self.wrg(u.r0, 1, v);
-                        }
-                        Op::SetM => {
-                            let a = self.uea(u, vbase);
-                            let v = cond!() as u64;
-                            tri!(self.st(bus, a, 1, v));
-                            stored!();
-                        }
-                        Op::XchgRR => {
-                            let (a, b) = (self.rg(u.r0), self.rg(u.r1));
-                            self.wrg(u.r1, size, a);
-                            self.wrg(u.r0, size, b);
-                        }
-                        Op::ImulRR => {
-                            let (a, b) = (self.rg(u.r0), self.rg(u.r1));
-                            let r = self.imul(size, a, b);
-                            self.wrg(u.r0, size, r);
-                        }
-                        Op::ImulRM => {
-                            let ad = self.uea(u, vbase);
-                            let b = tri!(self.ld(bus, ad, size));
-                            let r = self.imul(size, self.rg(u.r0), b);
-                            self.wrg(u.r0, size, r);
-                        }
-                        Op::ImulRRI => {
-                            let r = self.imul(size, self.rg(u.r1), u.imm as i64 as u64);
-                            self.wrg(u.r0, size, r);
-                        }
-                        Op::Cdqe => self.gpr[0] = self.gpr[0] as i32 as i64 as u64,
-                        Op::Cqo => self.gpr[2] = ((self.gpr[0] as i64) >> 63) as u64,
-                        Op::Cdq => self.gpr[2] = ((self.gpr[0] as i32) >> 31) as u32 as u64,
-                        Op::Leave => {
-                            let bp = self.gpr[5];
-                            let v = tri!(self.ld(bus, bp, 8));
-                            self.gpr[4] = bp.wrapping_add(8);
-                            self.gpr[5] = v;
-                        }
-                        Op::XmmRR | Op::Pxor if !self.sse_ok() => slow!(false),
-                        Op::XmmRR => self.xmm[(u.r0 & 15) as usize] = self.xmm[(u.r1 & 15) as usize],
-                        Op::Pxor => self.xmm[(u.r0 & 15) as usize] ^= self.xmm[(u.r1 & 15) as usize],
-                        Op::XmmRM | Op::XmmMR => {
-                            if !self.sse_ok() {
-                                slow!(false);
-                                continue;
-                            }
-                            let a = self.uea(u, vbase);
-                            if u.aux != 0 && a & 15 != 0 {
-                                fault!(Fault::GP(0));
-                            }
-                            if u.op == Op::XmmRM {
-                                let lo = tri!(self.ld(bus, a, 8));
-                                let hi = tri!(self.ld(bus, a.wrapping_add(8), 8));
-                                self.xmm[(u.r0 & 15) as usize] = lo as u128 | (hi as u128) << 64;
-                            } else {
-                                let v = self.xmm[(u.r1 & 15) as usize];
-                                tri!(self.write128(bus, a, v));
-                                stored!();
-                            }
+                        Err(f) => {
+                            // Not retired.
+                            self.icount -= u64::from(self.blk_end - j);
+                            return End::Fault { pc: vb.wrapping_add(u.po as u64), f };
                         }
                     }
                 }
-                // Fell off the end of the block.
-                vbase.wrapping_add(uops.get(end - 1).next_po())
+            }
+        }
+    }
+
+    /// The micro-op loop: runs from arena index `k` in the page at virtual `vbase` (RAM offset
+    /// `ram_page`) to the end of the block, then goes on to the next block while it is at hand
+    /// (the successor linked the last time or in the decode cache, in this page or one the
+    /// fetch TLB knows) and the budget covers it. Anything out of the ordinary (a TLB miss, an
+    /// instruction without a micro-op, a fault, flags it would have to materialize) hands the
+    /// instruction back to [`Cpu::run_blocks`], which runs it through the generic executor.
+    /// That is exact because no micro-op changes state before its last access that can miss
+    /// (a 16-byte store whose first half went through is simply done again), and it keeps this
+    /// function free of calls, so Cranelift can keep the loop's values in registers.
+    #[inline(never)]
+    fn run_chain<B: Bus>(&mut self, bus: &mut B, uops: &Uops, k: u32) -> Chain {
+        let mut k = k;
+        loop {
+            // The address after the block: where its last instruction falls through or jumps.
+            let next = 'block: loop {
+                let u = uops.get(k);
+                k += 1;
+                macro_rules! exec {
+                    () => {
+                        return Chain::Exec(k - 1)
+                    };
+                }
+                macro_rules! ea {
+                    () => {
+                        self.uea(u)
+                    };
+                }
+                macro_rules! load {
+                    ($a:expr, $size:expr) => {
+                        match self.ld_fast(bus, $a, $size) {
+                            Some(v) => v,
+                            None => exec!(),
+                        }
+                    };
+                }
+                macro_rules! store {
+                    ($a:expr, $size:expr, $v:expr) => {
+                        if !self.st_fast(bus, $a, $size, $v) {
+                            exec!()
+                        }
+                    };
+                }
+                macro_rules! cond {
+                    () => {
+                        self.flags.cond_fast(u.aux)
+                    };
+                }
+                macro_rules! live {
+                    () => {
+                        u.fl & DEAD == 0
+                    };
+                }
+                macro_rules! mov_rr {
+                    ($s:expr) => {{
+                        let v = self.rgs(u.r1, $s);
+                        self.wrg(u.r0, $s, v);
+                    }};
+                }
+                macro_rules! mov_rm {
+                    ($s:expr) => {{
+                        let v = load!(ea!(), $s);
+                        self.wrg(u.r0, $s, v);
+                    }};
+                }
+                macro_rules! mov_mr {
+                    ($s:expr) => {{
+                        store!(ea!(), $s, self.rgs(u.r1, $s));
+                    }};
+                }
+                macro_rules! alu_r {
+                    ($s:expr, $b:expr) => {{
+                        let m = mask($s);
+                        let (a, b) = (self.rgs(u.r0, $s) & m, $b & m);
+                        let r = self.alu($s, u.aux, a, b, u.fl);
+                        if u.aux < alu::CMP {
+                            self.wrg(u.r0, $s, r);
+                        }
+                    }};
+                }
+                match u.op {
+                    Op::Slow => exec!(),
+                    Op::End => break 'block self.vbase.wrapping_add(u.po as u64),
+                    Op::Nop => {}
+                    Op::MovRR64 => mov_rr!(8),
+                    Op::MovRR32 => mov_rr!(4),
+                    Op::MovRR => mov_rr!(u.size),
+                    Op::MovRI => {
+                        let v = u.imm as u32 as u64 | (u.disp as u32 as u64) << 32;
+                        self.wrg(u.r0, u.size, v);
+                    }
+                    Op::MovRM64 => mov_rm!(8),
+                    Op::MovRM32 => mov_rm!(4),
+                    Op::MovRM => mov_rm!(u.size),
+                    Op::MovMR64 => mov_mr!(8),
+                    Op::MovMR32 => mov_mr!(4),
+                    Op::MovMR => mov_mr!(u.size),
+                    Op::MovMI => store!(ea!(), u.size, u.imm as i64 as u64),
+                    Op::MovzxRM => {
+                        let v = load!(ea!(), u.aux);
+                        self.wrg(u.r0, u.size, v);
+                    }
+                    Op::Lea => {
+                        let a = ea!();
+                        self.wrg(u.r0, u.size, a);
+                    }
+                    Op::AluRR64 => alu_r!(8, self.rgs(u.r1, 8)),
+                    Op::AluRR32 => alu_r!(4, self.rgs(u.r1, 4)),
+                    Op::AluRR => alu_r!(u.size, self.rg(u.r1)),
+                    Op::AluRI64 => alu_r!(8, u.imm as i64 as u64),
+                    Op::AluRI32 => alu_r!(4, u.imm as i64 as u64),
+                    Op::AluRI => alu_r!(u.size, u.imm as i64 as u64),
+                    Op::AluRM64 => alu_r!(8, load!(ea!(), 8)),
+                    Op::AluRM32 => alu_r!(4, load!(ea!(), 4)),
+                    Op::AluRM => alu_r!(u.size, load!(ea!(), u.size)),
+                    Op::UnR => {
+                        let a = self.rg(u.r0) & mask(u.size);
+                        let (r, f) = Self::unary(u.aux, a);
+                        self.wrg(u.r0, u.size, r);
+                        if let Some((op, fa, fb)) = f {
+                            if live!() {
+                                self.flags.set_lazy(op, u.size, fa, fb, r);
+                            }
+                        }
+                    }
+                    Op::ShiftR | Op::RotR => {
+                        let c = if u.r1 == NO_REG { u.imm as u64 } else { self.gpr[1] };
+                        let c = (c & if u.size == 8 { 63 } else { 31 }) as u32;
+                        let a = self.rg(u.r0) & mask(u.size);
+                        if c != 0 {
+                            if u.op == Op::ShiftR {
+                                let (r, f) = Self::shift_ri(u.aux, u.size, a, c);
+                                self.wrg(u.r0, u.size, r);
+                                if live!() {
+                                    self.flags.set_arith(f);
+                                }
+                            } else {
+                                // Live rotate flags merge into the others, which would have to
+                                // be worked out: rare enough for the generic executor.
+                                if live!() {
+                                    exec!();
+                                }
+                                let (r, _) = Self::rotate(u.aux, u.size, a, c);
+                                self.wrg(u.r0, u.size, r);
+                            }
+                        } else if u.size == 4 {
+                            // A shift by zero changes no flags but still zero-extends.
+                            self.wrg(u.r0, u.size, a);
+                        }
+                    }
+                    Op::PushR => {
+                        let sp = self.gpr[4].wrapping_sub(8);
+                        store!(sp, 8, self.gpr[(u.r0 & 15) as usize]);
+                        self.gpr[4] = sp;
+                    }
+                    Op::PushI => {
+                        let sp = self.gpr[4].wrapping_sub(8);
+                        store!(sp, 8, u.imm as i64 as u64);
+                        self.gpr[4] = sp;
+                    }
+                    Op::PopR => {
+                        let sp = self.gpr[4];
+                        let v = load!(sp, 8);
+                        self.gpr[4] = sp.wrapping_add(8);
+                        self.gpr[(u.r0 & 15) as usize] = v;
+                    }
+                    Op::CallRel | Op::CallR | Op::CallM => {
+                        let t = match u.op {
+                            Op::CallRel => self.vbase.wrapping_add(u.imm as i64 as u64),
+                            Op::CallR => self.gpr[(u.r0 & 15) as usize],
+                            _ => load!(ea!(), 8),
+                        };
+                        if !canonical(t) {
+                            exec!();
+                        }
+                        let sp = self.gpr[4].wrapping_sub(8);
+                        store!(sp, 8, self.vbase.wrapping_add(u.next_po()));
+                        self.gpr[4] = sp;
+                        break 'block t;
+                    }
+                    Op::Ret => {
+                        let sp = self.gpr[4];
+                        let t = load!(sp, 8);
+                        if !canonical(t) {
+                            exec!();
+                        }
+                        self.gpr[4] = sp.wrapping_add(8 + u.imm as u64);
+                        break 'block t;
+                    }
+                    Op::JmpRel => break 'block self.vbase.wrapping_add(u.imm as i64 as u64),
+                    Op::JmpR | Op::JmpM => {
+                        let t = if u.op == Op::JmpR { self.gpr[(u.r0 & 15) as usize] } else { load!(ea!(), 8) };
+                        if !canonical(t) {
+                            exec!();
+                        }
+                        break 'block t;
+                    }
+                    Op::Jcc => {
+                        if cond!() {
+                            // A side exit: the rest of the block does not run.
+                            self.icount -= u64::from(self.blk_end - k);
+                            break 'block self.vbase.wrapping_add(u.imm as i64 as u64);
+                        }
+                    }
+                    Op::AluMR | Op::AluMI => {
+                        let ad = ea!();
+                        let a = load!(ad, u.size);
+                        let m = mask(u.size);
+                        let b = if u.op == Op::AluMR { self.rg(u.r1) } else { u.imm as i64 as u64 } & m;
+                        let r = self.alu_result(u.aux, a, b);
+                        if u.aux < alu::CMP {
+                            store!(ad, u.size, r);
+                        }
+                        self.alu_flags(u.aux, u.size, a, b, r);
+                    }
+                    Op::XchgRR => {
+                        let (a, b) = (self.rg(u.r0), self.rg(u.r1));
+                        self.wrg(u.r1, u.size, a);
+                        self.wrg(u.r0, u.size, b);
+                    }
+                    Op::SetR => {
+                        let v = cond!() as u64;
+                        self.wrg(u.r0, 1, v);
+                    }
+                    Op::XmmMR => {
+                        if !self.sse_ok() {
+                            exec!();
+                        }
+                        let a = ea!();
+                        if u.aux != 0 && a & 15 != 0 {
+                            exec!();
+                        }
+                        let v = self.xmm[(u.r1 & 15) as usize];
+                        store!(a, 8, v as u64);
+                        store!(a.wrapping_add(8), 8, (v >> 64) as u64);
+                    }
+                    Op::MovzxRR
+                    | Op::MovsxRR
+                    | Op::MovsxRM
+                    | Op::UnM
+                    | Op::ShiftM
+                    | Op::CmovRR
+                    | Op::CmovRM
+                    | Op::SetM
+                    | Op::ImulRR
+                    | Op::ImulRM
+                    | Op::ImulRRI
+                    | Op::Cdqe
+                    | Op::Cqo
+                    | Op::Cdq
+                    | Op::Leave
+                    | Op::XmmRR
+                    | Op::XmmRM
+                    | Op::Pxor => {
+                        if self.run_rare(bus, u) {
+                            exec!();
+                        }
+                    }
+                }
             };
             // The next block, if it is at hand.
-            if left == 0 || self.stop_block {
-                leave!(End::Next(next));
-            }
-            let po = next.wrapping_sub(vbase);
+            let po = next.wrapping_sub(self.vbase);
             let b = if po < 4096 {
                 // In the same page: the successor found the last time, or the decode cache's.
-                let last = end - 1;
+                let last = k - 1;
                 match self.dcache.linked(last, po) {
                     Some(b) => b,
                     None => {
-                        let Some(b) = self.dcache.lookup(ram_page + po as usize) else { leave!(End::Next(next)) };
+                        let Some(b) = self.dcache.lookup(self.ram_page + po as usize) else { return Chain::Next(next) };
                         self.dcache.link(last, po, b);
                         b
                     }
@@ -572,16 +809,19 @@ impl Cpu {
             } else {
                 // Another page: through the fetch TLB (translation and privilege are what they
                 // were when the chain started, so its entries still apply).
-                let Some(ram) = self.fetch_tlb_hit(next) else { leave!(End::Next(next)) };
-                let Some(b) = self.dcache.lookup(ram + (next & 0xfff) as usize) else { leave!(End::Next(next)) };
-                vbase = next & !0xfff;
-                ram_page = ram;
+                let Some(ram) = self.fetch_tlb_hit(next) else { return Chain::Next(next) };
+                let Some(b) = self.dcache.lookup(ram + (next & 0xfff) as usize) else { return Chain::Next(next) };
+                self.vbase = next & !0xfff;
+                self.ram_page = ram;
                 b
             };
+            let ic = self.icount + u64::from(b.len);
+            if ic > self.icount_end {
+                return Chain::Next(next);
+            }
+            self.icount = ic;
+            self.blk_end = b.start + b.len;
             k = b.start;
-            end = k + (b.len as u64).min(left) as u32;
-            left -= u64::from(end - k);
-            self.icount += u64::from(end - k);
         }
     }
 }

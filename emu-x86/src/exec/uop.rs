@@ -6,23 +6,36 @@
 //! registers, 16-bit stack operations...), becomes [`Op::Slow`]: the loop hands the stored iced
 //! `Instruction` to the generic executor (`Cpu::exec`), which implements every instruction and
 //! is the reference the micro-ops are tested against.
+//!
+//! The most common operations come in 64-bit and 32-bit variants besides the one for any size,
+//! so their masks and register merges are constants. [`liveness`] marks flag results that are
+//! overwritten before anything could observe them, which the loop then does not compute.
 
+use crate::flags::{ARITH, CF, OF};
 use iced_x86::{Code, Instruction, Mnemonic as M, OpKind, Register};
 
 /// What a micro-op does. `r0`/`r1` are its register operands, `size` its operand size in bytes;
-/// `M` forms have a memory operand described by the `ea`, `base`, `index`, `scale` and `disp`
-/// fields.
+/// `M` forms have a memory operand described by the `ea`, `base`, `index` and `disp` fields.
+/// A `64` or `32` suffix fixes the size.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum Op {
-    /// Through `Cpu::exec` with the stored instruction.
+    /// Through `Cpu::exec` with the stored instruction; `aux` 1 if it ends its block.
     #[default]
     Slow,
+    /// The end of a block that does not end in a branch: execution goes on at `po`.
+    End,
     Nop,
+    MovRR64,
+    MovRR32,
     MovRR,
     /// `r0 = imm | disp << 32` (the full 64-bit immediate).
     MovRI,
+    MovRM64,
+    MovRM32,
     MovRM,
+    MovMR64,
+    MovMR32,
     MovMR,
     MovMI,
     /// Zero/sign extension from `aux` bytes.
@@ -31,22 +44,31 @@ pub(crate) enum Op {
     MovsxRR,
     MovsxRM,
     Lea,
-    /// Two-operand arithmetic; `aux` is an [`Alu`] operation.
+    /// Two-operand arithmetic; `aux` is an [`alu`] operation.
+    AluRR64,
+    AluRR32,
     AluRR,
+    AluRI64,
+    AluRI32,
     AluRI,
+    AluRM64,
+    AluRM32,
     AluRM,
     AluMR,
     AluMI,
-    /// INC/DEC/NEG/NOT; `aux` is a [`Unary`] operation.
+    /// INC/DEC/NEG/NOT; `aux` is a [`unary`] operation.
     UnR,
     UnM,
-    /// SHL/SHR/SAR of a register; `aux` is a [`Shift`] operation, the count is `imm`, or CL if
-    /// `r1` is not [`NO_REG`].
+    /// SHL/SHR/SAR (`aux` a [`shift`] operation) by `imm`, or by CL if `r1` is not
+    /// [`NO_REG`].
     ShiftR,
+    ShiftM,
+    /// ROL/ROR (`aux` a [`shift`] operation), the count as for [`Op::ShiftR`].
+    RotR,
     PushR,
     PushI,
     PopR,
-    /// Near branches: the target is `imm` (an offset from the page base).
+    /// Near branches: a direct target is `imm` (an offset from the page base).
     CallRel,
     CallR,
     CallM,
@@ -101,28 +123,34 @@ pub(crate) mod shift {
     pub const SHL: u8 = 0;
     pub const SHR: u8 = 1;
     pub const SAR: u8 = 2;
+    pub const ROL: u8 = 3;
+    pub const ROR: u8 = 4;
 }
 
-/// Effective-address shapes ([`Uop::ea`] low bits).
+/// Effective-address shapes ([`Uop::ea`]): a kind, plus a segment base to add. The loop
+/// computes the two commonest (`BD` and `RIP` without a segment) inline.
 pub(crate) mod ea {
     /// base + disp
     pub const BD: u8 = 0;
+    /// RIP-relative: the page's virtual base + disp (the target's offset from it)
+    pub const RIP: u8 = 1;
     /// base + (index << scale) + disp
-    pub const BID: u8 = 1;
+    pub const BID: u8 = 2;
     /// (index << scale) + disp
-    pub const ID: u8 = 2;
+    pub const ID: u8 = 3;
     /// disp (absolute)
-    pub const D: u8 = 3;
-    /// next instruction's address + disp
-    pub const RIP: u8 = 4;
+    pub const D: u8 = 4;
     pub const KIND: u8 = 7;
     /// The FS or GS base is added.
     pub const FS: u8 = 8;
     pub const GS: u8 = 16;
 }
 
-/// "No register" in `r1` (the CL-less shift forms).
+/// "No register" in `r1` (the shifts by an immediate count).
 pub(crate) const NO_REG: u8 = 0xff;
+
+/// [`Uop::fl`]: the flags this micro-op writes are dead (see [`liveness`]).
+pub(crate) const DEAD: u8 = 1;
 
 /// A decoded instruction for the run loop (20 bytes).
 #[derive(Clone, Copy, Debug, Default)]
@@ -133,13 +161,14 @@ pub(crate) struct Uop {
     pub r0: u8,
     pub r1: u8,
     pub base: u8,
+    /// Index register, and the scale (a shift) in bits 4..5.
     pub index: u8,
-    pub scale: u8,
     pub ea: u8,
+    pub aux: u8,
     /// Offset of the instruction in its page.
     pub po: u16,
     pub len: u8,
-    pub aux: u8,
+    pub fl: u8,
     pub disp: i32,
     pub imm: i32,
 }
@@ -149,6 +178,14 @@ impl Uop {
     #[inline(always)]
     pub fn next_po(&self) -> u64 {
         self.po as u64 + self.len as u64
+    }
+
+    /// Whether the micro-op ends its block (the loop leaves it with a `break`). A conditional
+    /// branch may leave it, but is not its end.
+    pub fn ends_block(&self) -> bool {
+        use Op::*;
+        matches!(self.op, End | CallRel | CallR | CallM | Ret | JmpRel | JmpR | JmpM)
+            || (self.op == Slow && self.aux != 0)
     }
 }
 
@@ -172,6 +209,15 @@ fn gpr_size(r: Register) -> u8 {
         37..=52 => 4,
         21..=36 => 2,
         _ => 1,
+    }
+}
+
+/// The variant of an operation for operand size `size`.
+fn sized(size: u8, op64: Op, op32: Op, op: Op) -> Op {
+    match size {
+        8 => op64,
+        4 => op32,
+        _ => op,
     }
 }
 
@@ -200,9 +246,9 @@ fn mem(i: &Instruction, u: &mut Uop) -> Option<()> {
         _ => 0,
     };
     if base == Register::RIP {
-        // iced gives the target relative to the page (ip is the page offset).
-        let rel = (i.memory_displacement64() as i64).wrapping_sub(i.next_ip() as i64);
-        u.disp = i32::try_from(rel).ok()?;
+        // iced gives the target relative to the page (ip is the page offset), which is what
+        // `disp` holds: the address is the page's virtual base + disp.
+        u.disp = i32::try_from(i.memory_displacement64() as i64).ok()?;
         u.ea = ea::RIP | seg;
         return Some(());
     }
@@ -211,9 +257,9 @@ fn mem(i: &Instruction, u: &mut Uop) -> Option<()> {
         return None;
     }
     u.disp = i32::try_from(i.memory_displacement64() as i64).ok()?;
-    u.scale = i.memory_index_scale().trailing_zeros() as u8;
-    u.base = (base as u32).wrapping_sub(Register::RAX as u32) as u8;
-    u.index = (index as u32).wrapping_sub(Register::RAX as u32) as u8;
+    u.base = (base as u32).wrapping_sub(Register::RAX as u32) as u8 & 15;
+    u.index = ((index as u32).wrapping_sub(Register::RAX as u32) as u8 & 15)
+        | (i.memory_index_scale().trailing_zeros() as u8) << 4;
     u.ea = seg
         | match (base != Register::None, index != Register::None) {
             (true, false) => ea::BD,
@@ -229,11 +275,24 @@ pub(crate) fn translate(i: &Instruction) -> Uop {
     let mut u = Uop { po: i.ip() as u16, len: i.len() as u8, ..Uop::default() };
     match fast(i, &mut u) {
         Some(op) => u.op = op,
-        None => {
-            u = Uop { po: i.ip() as u16, len: i.len() as u8, ..Uop::default() };
-        }
+        None => u = Uop { po: i.ip() as u16, len: i.len() as u8, ..Uop::default() },
     }
     u
+}
+
+fn alu_op(m: M) -> Option<u8> {
+    Some(match m {
+        M::Add => alu::ADD,
+        M::Or => alu::OR,
+        M::Adc => alu::ADC,
+        M::Sbb => alu::SBB,
+        M::And => alu::AND,
+        M::Sub => alu::SUB,
+        M::Xor => alu::XOR,
+        M::Cmp => alu::CMP,
+        M::Test => alu::TEST,
+        _ => return None,
+    })
 }
 
 fn is_cmov(m: M) -> bool {
@@ -280,21 +339,6 @@ fn is_setcc(m: M) -> bool {
     )
 }
 
-fn alu_op(m: M) -> Option<u8> {
-    Some(match m {
-        M::Add => alu::ADD,
-        M::Or => alu::OR,
-        M::Adc => alu::ADC,
-        M::Sbb => alu::SBB,
-        M::And => alu::AND,
-        M::Sub => alu::SUB,
-        M::Xor => alu::XOR,
-        M::Cmp => alu::CMP,
-        M::Test => alu::TEST,
-        _ => return None,
-    })
-}
-
 fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
     use OpKind::{Memory as Mem, Register as Reg};
     let m = i.mnemonic();
@@ -304,6 +348,7 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
     // Register operands (None for non-GPRs, which keeps them off the fast forms).
     let g0 = if n > 0 && k0 == Reg { gpr(i.op0_register()) } else { None };
     let g1 = if n > 1 && k1 == Reg { gpr(i.op1_register()) } else { None };
+    let rsize = || gpr_size(i.op0_register());
     let msize = || i.memory_size().size() as u8;
     if i.code() == Code::INVALID {
         return None;
@@ -314,20 +359,20 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
             (Reg, Reg) => {
                 u.r0 = g0?;
                 u.r1 = g1?;
-                u.size = gpr_size(i.op0_register());
-                Some(Op::AluRR)
+                u.size = rsize();
+                Some(sized(u.size, Op::AluRR64, Op::AluRR32, Op::AluRR))
             }
             (Reg, k) if is_imm(k) => {
                 u.r0 = g0?;
-                u.size = gpr_size(i.op0_register());
+                u.size = rsize();
                 u.imm = i.immediate(1) as i32;
-                Some(Op::AluRI)
+                Some(sized(u.size, Op::AluRI64, Op::AluRI32, Op::AluRI))
             }
             (Reg, Mem) => {
                 u.r0 = g0?;
-                u.size = gpr_size(i.op0_register());
+                u.size = rsize();
                 mem(i, u)?;
-                Some(Op::AluRM)
+                Some(sized(u.size, Op::AluRM64, Op::AluRM32, Op::AluRM))
             }
             (Mem, Reg) => {
                 u.r1 = g1?;
@@ -349,12 +394,12 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
             (Reg, Reg) => {
                 u.r0 = g0?;
                 u.r1 = g1?;
-                u.size = gpr_size(i.op0_register());
-                Some(Op::MovRR)
+                u.size = rsize();
+                Some(sized(u.size, Op::MovRR64, Op::MovRR32, Op::MovRR))
             }
             (Reg, k) if is_imm(k) => {
                 u.r0 = g0?;
-                u.size = gpr_size(i.op0_register());
+                u.size = rsize();
                 let v = i.immediate(1);
                 u.imm = v as i32;
                 u.disp = (v >> 32) as i32;
@@ -362,15 +407,15 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
             }
             (Reg, Mem) => {
                 u.r0 = g0?;
-                u.size = gpr_size(i.op0_register());
+                u.size = rsize();
                 mem(i, u)?;
-                Some(Op::MovRM)
+                Some(sized(u.size, Op::MovRM64, Op::MovRM32, Op::MovRM))
             }
             (Mem, Reg) => {
                 u.r1 = g1?;
                 u.size = msize();
                 mem(i, u)?;
-                Some(Op::MovMR)
+                Some(sized(u.size, Op::MovMR64, Op::MovMR32, Op::MovMR))
             }
             (Mem, k) if is_imm(k) => {
                 u.size = msize();
@@ -382,7 +427,7 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
         },
         M::Movzx | M::Movsx | M::Movsxd => {
             u.r0 = g0?;
-            u.size = gpr_size(i.op0_register());
+            u.size = rsize();
             let zx = m == M::Movzx;
             match k1 {
                 Reg => {
@@ -400,7 +445,7 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
         }
         M::Lea => {
             u.r0 = g0?;
-            u.size = gpr_size(i.op0_register());
+            u.size = rsize();
             mem(i, u)?;
             // LEA computes the offset only.
             u.ea &= ea::KIND;
@@ -416,7 +461,7 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
             match k0 {
                 Reg => {
                     u.r0 = g0?;
-                    u.size = gpr_size(i.op0_register());
+                    u.size = rsize();
                     Some(Op::UnR)
                 }
                 Mem => {
@@ -427,14 +472,14 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
                 _ => None,
             }
         }
-        M::Shl | M::Sal | M::Shr | M::Sar => {
+        M::Shl | M::Sal | M::Shr | M::Sar | M::Rol | M::Ror => {
             u.aux = match m {
                 M::Shl | M::Sal => shift::SHL,
                 M::Shr => shift::SHR,
-                _ => shift::SAR,
+                M::Sar => shift::SAR,
+                M::Rol => shift::ROL,
+                _ => shift::ROR,
             };
-            u.r0 = g0?;
-            u.size = gpr_size(i.op0_register());
             match k1 {
                 Reg if i.op1_register() == Register::CL => u.r1 = 1,
                 OpKind::Immediate8 => {
@@ -443,7 +488,20 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
                 }
                 _ => return None,
             }
-            Some(Op::ShiftR)
+            let rot = matches!(m, M::Rol | M::Ror);
+            match k0 {
+                Reg => {
+                    u.r0 = g0?;
+                    u.size = rsize();
+                    Some(if rot { Op::RotR } else { Op::ShiftR })
+                }
+                Mem if !rot => {
+                    u.size = msize();
+                    mem(i, u)?;
+                    Some(Op::ShiftM)
+                }
+                _ => None,
+            }
         }
         M::Push if i.stack_pointer_increment() == -8 => match k0 {
             Reg => {
@@ -467,7 +525,7 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
                     u.imm = i32::try_from(i.near_branch64() as i64).ok()?;
                     Some(if call { Op::CallRel } else { Op::JmpRel })
                 }
-                Reg if gpr_size(i.op0_register()) == 8 => {
+                Reg if rsize() == 8 => {
                     u.r0 = g0?;
                     Some(if call { Op::CallR } else { Op::JmpR })
                 }
@@ -490,7 +548,7 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
         _ if is_cmov(m) => {
             u.aux = i.condition_code() as u8 - 1;
             u.r0 = g0?;
-            u.size = gpr_size(i.op0_register());
+            u.size = rsize();
             match k1 {
                 Reg => {
                     u.r1 = g1?;
@@ -521,12 +579,12 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
         M::Xchg if k0 == Reg && k1 == Reg => {
             u.r0 = g0?;
             u.r1 = g1?;
-            u.size = gpr_size(i.op0_register());
+            u.size = rsize();
             Some(Op::XchgRR)
         }
         M::Imul if n >= 2 => {
             u.r0 = g0?;
-            u.size = gpr_size(i.op0_register());
+            u.size = rsize();
             match (k1, n) {
                 (Reg, 2) => {
                     u.r1 = g1?;
@@ -579,5 +637,99 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
             Some(Op::Pxor)
         }
         _ => None,
+    }
+}
+
+/// How a micro-op uses the arithmetic flags: the flags it reads (or must find right, as an
+/// instruction that may fault does: the exception frame saves them), the flags it always
+/// overwrites, and the flags it may write. `dead_ok`: it can skip its flag update when nothing
+/// reads the flags it writes (only register-only operations, which cannot fault or end a run
+/// of the loop early, so the flags are never seen half-way).
+struct FlagUse {
+    reads: u64,
+    kills: u64,
+    writes: u64,
+    dead_ok: bool,
+}
+
+fn flag_use(u: &Uop) -> FlagUse {
+    use Op::*;
+    let all = FlagUse { reads: ARITH, kills: 0, writes: 0, dead_ok: false };
+    let none = FlagUse { reads: 0, kills: 0, writes: 0, dead_ok: false };
+    let w = |kills: u64, writes: u64| FlagUse { reads: 0, kills, writes, dead_ok: true };
+    match u.op {
+        AluRR64 | AluRR32 | AluRR | AluRI64 | AluRI32 | AluRI => {
+            if u.aux == alu::ADC || u.aux == alu::SBB {
+                FlagUse { reads: ARITH, kills: ARITH, writes: ARITH, dead_ok: true }
+            } else {
+                w(ARITH, ARITH)
+            }
+        }
+        UnR => match u.aux {
+            unary::INC | unary::DEC => w(ARITH & !CF, ARITH & !CF),
+            unary::NEG => w(ARITH, ARITH),
+            _ => none,
+        },
+        ShiftR | RotR => {
+            let fl = if u.op == RotR { CF | OF } else { ARITH };
+            if u.r1 != NO_REG {
+                // By CL: a zero count changes nothing.
+                w(0, fl)
+            } else if u.imm & if u.size == 8 { 63 } else { 31 } != 0 {
+                w(fl, fl)
+            } else {
+                none
+            }
+        }
+        ImulRR | ImulRRI => w(ARITH, ARITH),
+        MovRR64 | MovRR32 | MovRR | MovRI | MovzxRR | MovsxRR | Lea | XchgRR | Cdqe | Cqo | Cdq | Nop => none,
+        _ => all,
+    }
+}
+
+/// Marks the micro-ops of a block whose flag results are dead: overwritten, on the way to the
+/// block's end, before any micro-op reads them (or may fault). Everything is live at the end.
+pub(crate) fn liveness(block: &mut [Uop]) {
+    let mut live = ARITH;
+    for u in block.iter_mut().rev() {
+        let f = flag_use(u);
+        if f.dead_ok && f.writes & live == 0 {
+            u.fl |= DEAD;
+        }
+        live = (live & !f.kills) | f.reads;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iced_x86::{Decoder, DecoderOptions};
+
+    fn block(bytes: &[u8]) -> Vec<Uop> {
+        let mut d = Decoder::with_ip(64, bytes, 0, DecoderOptions::NONE);
+        let mut v: Vec<Uop> = std::iter::from_fn(|| d.can_decode().then(|| translate(&d.decode()))).collect();
+        liveness(&mut v);
+        v
+    }
+
+    #[test]
+    fn dead_flags() {
+        // add eax, 1; xor ecx, ecx; cmp edx, 5; jne: only the CMP's flags are live.
+        let b = block(&[0x83, 0xc0, 0x01, 0x31, 0xc9, 0x83, 0xfa, 0x05, 0x75, 0x00]);
+        assert_eq!(b.iter().map(|u| u.fl & DEAD).collect::<Vec<_>>(), [DEAD, DEAD, 0, 0]);
+        // add eax, 1; mov ebx, [rcx]; cmp edx, 5: the load may fault, so the ADD's flags live.
+        let b = block(&[0x83, 0xc0, 0x01, 0x8b, 0x19, 0x83, 0xfa, 0x05]);
+        assert_eq!(b[0].fl & DEAD, 0);
+        // ror eax, 3; inc ecx; add edx, 1: INC keeps CF, so ROR's CF is overwritten by the ADD only.
+        let b = block(&[0xc1, 0xc8, 0x03, 0xff, 0xc1, 0x83, 0xc2, 0x01]);
+        assert_eq!(b.iter().map(|u| u.fl & DEAD).collect::<Vec<_>>(), [DEAD, DEAD, 0]);
+        // add eax, 1; inc ecx (end): CF of the ADD is live through the INC.
+        let b = block(&[0x83, 0xc0, 0x01, 0xff, 0xc1]);
+        assert_eq!(b[0].fl & DEAD, 0);
+        // shl eax, cl; sub edx, 1: a shift by CL may change nothing, so it kills nothing.
+        let b = block(&[0xd3, 0xe0, 0x83, 0xea, 0x01, 0x0f, 0x94, 0xc0]);
+        assert_eq!(b[0].fl & DEAD, DEAD);
+        let b = block(&[0x83, 0xea, 0x01, 0xd3, 0xe0, 0x0f, 0x94, 0xc0]);
+        assert_eq!(b[0].fl & DEAD, 0);
     }
 }
