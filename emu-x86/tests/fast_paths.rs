@@ -151,6 +151,24 @@ fn codes() -> Vec<Code> {
         M::Movdqa,
         M::Movdqu,
         M::Pxor,
+        M::Pcmpeqb,
+        M::Pcmpeqw,
+        M::Pcmpeqd,
+        M::Por,
+        M::Pand,
+        M::Pandn,
+        M::Pminub,
+        M::Pmaxub,
+        M::Psubb,
+        M::Paddb,
+        M::Punpcklbw,
+        M::Punpcklwd,
+        M::Punpckldq,
+        M::Punpcklqdq,
+        M::Pshufd,
+        M::Pmovmskb,
+        M::Movd,
+        M::Movq,
         M::Nop,
         M::Lahf,
         M::Sahf,
@@ -177,7 +195,8 @@ fn codes() -> Vec<Code> {
 /// A random instance of `code` with operands from the pools above.
 fn instance(rng: &mut Rng, code: Code) -> Option<Instruction> {
     let oc = code.op_code();
-    let align16 = matches!(code.mnemonic(), M::Movaps | M::Movdqa | M::Pxor);
+    // Legacy SSE 16-byte operands must be aligned (MOVUPS/MOVDQU need not, but may be).
+    let align16 = !matches!(code.mnemonic(), M::Movd | M::Movq | M::Movups | M::Movdqu);
     let mut ops = Vec::new();
     for n in 0..oc.op_count() {
         let w = |k: K| match k {
@@ -195,7 +214,7 @@ fn instance(rng: &mut Rng, code: Code) -> Option<Instruction> {
                     Ok(gpr(rng, w(k)))
                 }
             }
-            K::mem => Err(mem(rng, align16)),
+            K::mem => Err(mem(rng, false)),
             K::r8_reg
             | K::r8_opcode
             | K::r16_reg

@@ -21,7 +21,7 @@
 //! ([`Cpu::run_cut`]), so the state where it stops is exact even where the micro-ops skip
 //! flag results the rest of the block overwrites (see `uop::liveness`).
 
-use super::uop::{alu, ea, shift, unary, Op, Uop, DEAD, NO_REG};
+use super::uop::{alu, ea, movx, shift, unary, Op, Uop, DEAD, NO_REG, SSE_LANE_OPS};
 use crate::bus::Bus;
 use crate::cpu::{cr0, cr4, Cpu, FS, GS};
 use crate::dcache::{BlockRef, Decoded, Uops};
@@ -430,7 +430,58 @@ impl Cpu {
                 self.gpr[4] = bp.wrapping_add(8);
                 self.gpr[5] = v;
             }
-            Op::XmmRR | Op::Pxor | Op::XmmRM if !self.sse_ok() => return true,
+            Op::XmmRR | Op::Pxor | Op::XmmRM | Op::SseLane | Op::Pshufd | Op::Pmovmskb | Op::MovX if !self.sse_ok() => {
+                return true
+            }
+            Op::SseLane | Op::Pshufd => {
+                let s = if u.size == 16 {
+                    let a = ea!();
+                    if a & 15 != 0 {
+                        return true;
+                    }
+                    let lo = load!(a, 8);
+                    let hi = load!(a.wrapping_add(8), 8);
+                    lo as u128 | (hi as u128) << 64
+                } else {
+                    self.xmm[(u.r1 & 15) as usize]
+                };
+                let d = (u.r0 & 15) as usize;
+                self.xmm[d] = if u.op == Op::Pshufd {
+                    let m = u.imm as u32;
+                    let lane = |k: u32| (s >> (32 * ((m >> (2 * k)) & 3))) as u32 as u128;
+                    lane(0) | lane(1) << 32 | lane(2) << 64 | lane(3) << 96
+                } else {
+                    match super::sse::int_op(SSE_LANE_OPS[u.aux as usize % SSE_LANE_OPS.len()], self.xmm[d], s) {
+                        Some(v) => v,
+                        None => return true,
+                    }
+                };
+            }
+            Op::Pmovmskb => {
+                let s = self.xmm[(u.r1 & 15) as usize].to_le_bytes();
+                let v = s.iter().enumerate().fold(0u64, |a, (k, x)| a | ((x >> 7) as u64) << k);
+                self.wrg(u.r0, u.size, v);
+            }
+            Op::MovX => {
+                let m = mask(u.size);
+                if u.aux & movx::TO_XMM != 0 {
+                    let v = if u.aux & movx::FROM_XMM != 0 {
+                        self.xmm[(u.r1 & 15) as usize] as u64
+                    } else if u.aux & movx::MEM != 0 {
+                        load!(ea!(), u.size)
+                    } else {
+                        self.gpr[(u.r1 & 15) as usize]
+                    };
+                    self.xmm[(u.r0 & 15) as usize] = (v & m) as u128;
+                } else {
+                    let v = self.xmm[(u.r1 & 15) as usize] as u64 & m;
+                    if u.aux & movx::MEM != 0 {
+                        store!(ea!(), u.size, v);
+                    } else {
+                        self.wrg(u.r0, u.size, v);
+                    }
+                }
+            }
             Op::XmmRR => self.xmm[(u.r0 & 15) as usize] = self.xmm[(u.r1 & 15) as usize],
             Op::Pxor => self.xmm[(u.r0 & 15) as usize] ^= self.xmm[(u.r1 & 15) as usize],
             Op::XmmRM => {
@@ -786,7 +837,11 @@ impl Cpu {
                     | Op::Leave
                     | Op::XmmRR
                     | Op::XmmRM
-                    | Op::Pxor => {
+                    | Op::Pxor
+                    | Op::SseLane
+                    | Op::Pshufd
+                    | Op::Pmovmskb
+                    | Op::MovX => {
                         if self.run_rare(bus, u) {
                             exec!();
                         }

@@ -97,6 +97,46 @@ pub(crate) enum Op {
     XmmMR,
     Pxor,
     Leave,
+    /// SSE2 lane operation [`SSE_LANE_OPS`]`[aux]`: XMM `r0` = op(XMM `r0`, XMM `r1` or the
+    /// 16-byte memory operand if `size` is 16).
+    SseLane,
+    /// PSHUFD XMM `r0`, XMM `r1` or memory (`size` 16), order `imm`.
+    Pshufd,
+    /// PMOVMSKB GPR `r0` (of `size` bytes), XMM `r1`.
+    Pmovmskb,
+    /// MOVD/MOVQ: `size` (4 or 8) bytes between XMM and a GPR or memory; `aux` is a set of
+    /// [`movx`] bits.
+    MovX,
+}
+
+/// The SSE2 lane operations [`Op::SseLane`] does (through `sse::int_op`, as the generic
+/// executor): the ones C libraries' string functions use.
+pub(crate) const SSE_LANE_OPS: [M; 15] = [
+    M::Pcmpeqb,
+    M::Pcmpeqw,
+    M::Pcmpeqd,
+    M::Por,
+    M::Pand,
+    M::Pandn,
+    M::Pxor,
+    M::Pminub,
+    M::Pmaxub,
+    M::Psubb,
+    M::Paddb,
+    M::Punpcklbw,
+    M::Punpcklwd,
+    M::Punpckldq,
+    M::Punpcklqdq,
+];
+
+/// [`Op::MovX`] operand bits.
+pub(crate) mod movx {
+    /// The destination is XMM `r0` (else GPR `r0` or memory).
+    pub const TO_XMM: u8 = 1;
+    /// The other operand is memory (else GPR `r1`, or for `TO_XMM | FROM_XMM` XMM `r1`).
+    pub const MEM: u8 = 2;
+    /// XMM to XMM (MOVQ xmm, xmm: the low quadword, the rest zeroed).
+    pub const FROM_XMM: u8 = 4;
 }
 
 /// [`Op::AluRR`] ... operations, in the order of the x86 ALU opcodes, then TEST.
@@ -201,6 +241,11 @@ fn gpr(r: Register) -> Option<u8> {
         9..=20 => n - 5,
         _ => return None,
     } as u8)
+}
+
+/// The number of an XMM register.
+fn xmm(r: Register) -> Option<u8> {
+    r.is_xmm().then(|| (r as u32 - Register::XMM0 as u32) as u8)
 }
 
 fn gpr_size(r: Register) -> u8 {
@@ -630,6 +675,81 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
                 }
                 _ => None,
             }
+        }
+        _ if SSE_LANE_OPS.contains(&m) && n == 2 && k0 == Reg && i.op0_register().is_xmm() && k1 != Reg => {
+            // The register-register PXOR has its own micro-op (below).
+            u.aux = SSE_LANE_OPS.iter().position(|&x| x == m)? as u8;
+            u.r0 = xmm(i.op0_register())?;
+            if k1 != Mem || msize() != 16 {
+                return None;
+            }
+            u.size = 16;
+            mem(i, u)?;
+            Some(Op::SseLane)
+        }
+        _ if SSE_LANE_OPS.contains(&m) && m != M::Pxor && n == 2 && k0 == Reg && k1 == Reg => {
+            u.aux = SSE_LANE_OPS.iter().position(|&x| x == m)? as u8;
+            u.r0 = xmm(i.op0_register())?;
+            u.r1 = xmm(i.op1_register())?;
+            Some(Op::SseLane)
+        }
+        M::Pshufd if n == 3 && k0 == Reg => {
+            u.r0 = xmm(i.op0_register())?;
+            u.imm = i.immediate8() as i32;
+            match k1 {
+                Reg => u.r1 = xmm(i.op1_register())?,
+                Mem if msize() == 16 => {
+                    u.size = 16;
+                    mem(i, u)?;
+                }
+                _ => return None,
+            }
+            Some(Op::Pshufd)
+        }
+        M::Pmovmskb if k0 == Reg && k1 == Reg => {
+            u.r0 = g0?;
+            u.size = rsize();
+            u.r1 = xmm(i.op1_register())?;
+            Some(Op::Pmovmskb)
+        }
+        M::Movd | M::Movq if n == 2 => {
+            let (r0x, r1x) = (k0 == Reg && i.op0_register().is_xmm(), k1 == Reg && i.op1_register().is_xmm());
+            match (k0, k1) {
+                (Reg, Reg) if r0x && r1x => {
+                    u.r0 = xmm(i.op0_register())?;
+                    u.r1 = xmm(i.op1_register())?;
+                    u.size = 8;
+                    u.aux = movx::TO_XMM | movx::FROM_XMM;
+                }
+                (Reg, Reg) if r0x => {
+                    u.r0 = xmm(i.op0_register())?;
+                    u.r1 = g1?;
+                    u.size = gpr_size(i.op1_register());
+                    u.aux = movx::TO_XMM;
+                }
+                (Reg, Reg) if r1x => {
+                    u.r0 = g0?;
+                    u.r1 = xmm(i.op1_register())?;
+                    u.size = rsize();
+                }
+                (Reg, Mem) if r0x => {
+                    u.r0 = xmm(i.op0_register())?;
+                    u.size = msize();
+                    u.aux = movx::TO_XMM | movx::MEM;
+                    mem(i, u)?;
+                }
+                (Mem, Reg) if r1x => {
+                    u.r1 = xmm(i.op1_register())?;
+                    u.size = msize();
+                    u.aux = movx::MEM;
+                    mem(i, u)?;
+                }
+                _ => return None,
+            }
+            if u.size != 4 && u.size != 8 {
+                return None;
+            }
+            Some(Op::MovX)
         }
         M::Pxor if k0 == Reg && k1 == Reg && i.op0_register().is_xmm() && i.op1_register().is_xmm() => {
             u.r0 = (i.op0_register() as u32 - Register::XMM0 as u32) as u8;
