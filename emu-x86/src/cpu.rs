@@ -244,6 +244,12 @@ impl Cpu {
         self.irq_line = level;
     }
 
+    /// Forgets every decoded instruction and zeroes the decode cache's storage (before a
+    /// snapshot of linear memory, which stores every non-zero byte).
+    pub fn clear_decoded(&mut self) {
+        self.dcache.clear();
+    }
+
     /// Forgets decoded instructions in RAM `[off, off+len)` (offsets into guest RAM). Boards
     /// call this after a device wrote guest RAM directly (DMA), since such writes bypass the
     /// CPU's store path that otherwise detects changed code.

@@ -247,6 +247,15 @@ impl DecodeCache {
     }
 
     /// Drops every block.
+    /// Drops every block and zeroes the arenas, so a snapshot of linear memory taken now does
+    /// not carry decoded instructions (they are rebuilt on demand).
+    pub fn clear(&mut self) {
+        self.flush();
+        self.uops.fill(Uop::default());
+        self.insns.fill(Instruction::default());
+        self.links.fill([Link::default(); 2]);
+    }
+
     pub fn flush(&mut self) {
         self.slots.fill([Slot::default(); 2]);
         self.used = 0;

@@ -504,4 +504,8 @@ impl Machine for X86Machine {
     fn instructions(&self) -> u64 {
         self.cpu.icount
     }
+
+    fn drop_caches(&mut self) {
+        self.cpu.clear_decoded();
+    }
 }
