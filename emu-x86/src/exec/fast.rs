@@ -89,13 +89,16 @@ impl Cpu {
     }
 
     /// The micro-op's memory operand: effective address with the FS/GS base. base + disp and
-    /// RIP-relative inline (as a select between the base register and the page base), the
-    /// other shapes out of line.
+    /// RIP-relative (as a select between the base register and the page base) and
+    /// base + index inline, the other shapes out of line.
     #[inline(always)]
     fn uea(&self, u: &Uop) -> u64 {
         if u.ea <= ea::RIP {
             let b = if u.ea == ea::RIP { self.vbase } else { self.gpr[(u.base & 15) as usize] };
             b.wrapping_add(u.disp as i64 as u64)
+        } else if u.ea == ea::BID {
+            let x = self.gpr[(u.index & 15) as usize] << ((u.index >> 4) & 3);
+            self.gpr[(u.base & 15) as usize].wrapping_add(x).wrapping_add(u.disp as i64 as u64)
         } else {
             self.uea_other(u)
         }
@@ -364,42 +367,9 @@ impl Cpu {
             };
         }
         match u.op {
-            Op::MovzxRR => {
-                let v = self.rg(u.r1) & mask(u.aux);
-                self.wrg(u.r0, u.size, v);
-            }
-            Op::MovsxRR => {
-                let v = sx(self.rg(u.r1), u.aux) as u64;
-                self.wrg(u.r0, u.size, v);
-            }
             Op::MovsxRM => {
                 let v = load!(ea!(), u.aux);
                 self.wrg(u.r0, u.size, sx(v, u.aux) as u64);
-            }
-            Op::UnM => {
-                let ad = ea!();
-                let a = load!(ad, u.size);
-                let (r, f) = Self::unary(u.aux, a);
-                store!(ad, u.size, r);
-                if let Some((op, fa, fb)) = f {
-                    self.flags.set_lazy(op, u.size, fa, fb, r);
-                }
-            }
-            Op::ShiftM => {
-                let c = if u.r1 == NO_REG { u.imm as u64 } else { self.gpr[1] };
-                let c = (c & if u.size == 8 { 63 } else { 31 }) as u32;
-                let ad = ea!();
-                let a = load!(ad, u.size);
-                if c != 0 {
-                    let (r, f) = Self::shift_ri(u.aux, u.size, a, c);
-                    store!(ad, u.size, r);
-                    self.flags.set_arith(f);
-                }
-            }
-            Op::CmovRR => {
-                let v = if cond!() { self.rg(u.r1) } else { self.rg(u.r0) };
-                // A 32-bit CMOV zero-extends even when the condition is false.
-                self.wrg(u.r0, u.size, v & mask(u.size));
             }
             Op::CmovRM => {
                 let v = load!(ea!(), u.size);
@@ -820,12 +790,40 @@ impl Cpu {
                         store!(a, 8, v as u64);
                         store!(a.wrapping_add(8), 8, (v >> 64) as u64);
                     }
-                    Op::MovzxRR
-                    | Op::MovsxRR
-                    | Op::MovsxRM
-                    | Op::UnM
-                    | Op::ShiftM
-                    | Op::CmovRR
+                    Op::UnM => {
+                        let ad = ea!();
+                        let a = load!(ad, u.size);
+                        let (r, f) = Self::unary(u.aux, a);
+                        store!(ad, u.size, r);
+                        if let Some((op, fa, fb)) = f {
+                            self.flags.set_lazy(op, u.size, fa, fb, r);
+                        }
+                    }
+                    Op::ShiftM => {
+                        let c = if u.r1 == NO_REG { u.imm as u64 } else { self.gpr[1] };
+                        let c = (c & if u.size == 8 { 63 } else { 31 }) as u32;
+                        let ad = ea!();
+                        let a = load!(ad, u.size);
+                        if c != 0 {
+                            let (r, f) = Self::shift_ri(u.aux, u.size, a, c);
+                            store!(ad, u.size, r);
+                            self.flags.set_arith(f);
+                        }
+                    }
+                    Op::MovzxRR => {
+                        let v = self.rg(u.r1) & mask(u.aux);
+                        self.wrg(u.r0, u.size, v);
+                    }
+                    Op::MovsxRR => {
+                        let v = sx(self.rg(u.r1), u.aux) as u64;
+                        self.wrg(u.r0, u.size, v);
+                    }
+                    Op::CmovRR => {
+                        let v = if cond!() { self.rg(u.r1) } else { self.rg(u.r0) };
+                        // A 32-bit CMOV zero-extends even when the condition is false.
+                        self.wrg(u.r0, u.size, v & mask(u.size));
+                    }
+                    Op::MovsxRM
                     | Op::CmovRM
                     | Op::SetM
                     | Op::ImulRR
