@@ -607,6 +607,33 @@ impl Cpu {
                         u.fl & DEAD == 0
                     };
                 }
+                macro_rules! shift_r {
+                    ($s:expr, $rot:expr) => {{
+                        let c = if u.r1 == NO_REG { u.imm as u64 } else { self.gpr[1] };
+                        let c = (c & if $s == 8 { 63 } else { 31 }) as u32;
+                        let a = self.rgs(u.r0, $s) & mask($s);
+                        if c != 0 {
+                            if !$rot {
+                                let (r, f) = Self::shift_ri(u.aux, $s, a, c);
+                                self.wrg(u.r0, $s, r);
+                                if live!() {
+                                    self.flags.set_arith(f);
+                                }
+                            } else {
+                                // Live rotate flags merge into the others, which would have to
+                                // be worked out: rare enough for the generic executor.
+                                if live!() {
+                                    exec!();
+                                }
+                                let (r, _) = Self::rotate(u.aux, $s, a, c);
+                                self.wrg(u.r0, $s, r);
+                            }
+                        } else if $s == 4 {
+                            // A shift by zero changes no flags but still zero-extends.
+                            self.wrg(u.r0, $s, a);
+                        }
+                    }};
+                }
                 macro_rules! mov_rr {
                     ($s:expr) => {{
                         let v = self.rgs(u.r1, $s);
@@ -679,31 +706,12 @@ impl Cpu {
                             }
                         }
                     }
-                    Op::ShiftR | Op::RotR => {
-                        let c = if u.r1 == NO_REG { u.imm as u64 } else { self.gpr[1] };
-                        let c = (c & if u.size == 8 { 63 } else { 31 }) as u32;
-                        let a = self.rg(u.r0) & mask(u.size);
-                        if c != 0 {
-                            if u.op == Op::ShiftR {
-                                let (r, f) = Self::shift_ri(u.aux, u.size, a, c);
-                                self.wrg(u.r0, u.size, r);
-                                if live!() {
-                                    self.flags.set_arith(f);
-                                }
-                            } else {
-                                // Live rotate flags merge into the others, which would have to
-                                // be worked out: rare enough for the generic executor.
-                                if live!() {
-                                    exec!();
-                                }
-                                let (r, _) = Self::rotate(u.aux, u.size, a, c);
-                                self.wrg(u.r0, u.size, r);
-                            }
-                        } else if u.size == 4 {
-                            // A shift by zero changes no flags but still zero-extends.
-                            self.wrg(u.r0, u.size, a);
-                        }
-                    }
+                    Op::ShiftR64 => shift_r!(8, false),
+                    Op::ShiftR32 => shift_r!(4, false),
+                    Op::ShiftR => shift_r!(u.size, false),
+                    Op::RotR64 => shift_r!(8, true),
+                    Op::RotR32 => shift_r!(4, true),
+                    Op::RotR => shift_r!(u.size, true),
                     Op::PushR => {
                         let sp = self.gpr[4].wrapping_sub(8);
                         store!(sp, 8, self.gpr[(u.r0 & 15) as usize]);

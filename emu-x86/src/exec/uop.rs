@@ -61,9 +61,13 @@ pub(crate) enum Op {
     UnM,
     /// SHL/SHR/SAR (`aux` a [`shift`] operation) by `imm`, or by CL if `r1` is not
     /// [`NO_REG`].
+    ShiftR64,
+    ShiftR32,
     ShiftR,
     ShiftM,
     /// ROL/ROR (`aux` a [`shift`] operation), the count as for [`Op::ShiftR`].
+    RotR64,
+    RotR32,
     RotR,
     PushR,
     PushI,
@@ -538,7 +542,11 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
                 Reg => {
                     u.r0 = g0?;
                     u.size = rsize();
-                    Some(if rot { Op::RotR } else { Op::ShiftR })
+                    Some(if rot {
+                        sized(u.size, Op::RotR64, Op::RotR32, Op::RotR)
+                    } else {
+                        sized(u.size, Op::ShiftR64, Op::ShiftR32, Op::ShiftR)
+                    })
                 }
                 Mem if !rot => {
                     u.size = msize();
@@ -790,8 +798,8 @@ fn flag_use(u: &Uop) -> FlagUse {
             unary::NEG => w(ARITH, ARITH),
             _ => none,
         },
-        ShiftR | RotR => {
-            let fl = if u.op == RotR { CF | OF } else { ARITH };
+        ShiftR64 | ShiftR32 | ShiftR | RotR64 | RotR32 | RotR => {
+            let fl = if matches!(u.op, RotR64 | RotR32 | RotR) { CF | OF } else { ARITH };
             if u.r1 != NO_REG {
                 // By CL: a zero count changes nothing.
                 w(0, fl)
