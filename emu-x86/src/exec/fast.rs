@@ -652,11 +652,14 @@ impl Cpu {
                     }};
                 }
                 macro_rules! alu_r {
-                    ($s:expr, $b:expr) => {{
+                    ($s:expr, $b:expr) => {
+                        alu_r!($s, u.aux, $b)
+                    };
+                    ($s:expr, $op:expr, $b:expr) => {{
                         let m = mask($s);
                         let (a, b) = (self.rgs(u.r0, $s) & m, $b & m);
-                        let r = self.alu($s, u.aux, a, b, u.fl);
-                        if u.aux < alu::CMP {
+                        let r = self.alu($s, $op, a, b, u.fl);
+                        if $op < alu::CMP {
                             self.wrg(u.r0, $s, r);
                         }
                     }};
@@ -687,6 +690,34 @@ impl Cpu {
                         let a = ea!();
                         self.wrg(u.r0, u.size, a);
                     }
+                    Op::AddRR64 => alu_r!(8, alu::ADD, self.rgs(u.r1, 8)),
+                    Op::OrRR64 => alu_r!(8, alu::OR, self.rgs(u.r1, 8)),
+                    Op::AndRR64 => alu_r!(8, alu::AND, self.rgs(u.r1, 8)),
+                    Op::SubRR64 => alu_r!(8, alu::SUB, self.rgs(u.r1, 8)),
+                    Op::XorRR64 => alu_r!(8, alu::XOR, self.rgs(u.r1, 8)),
+                    Op::CmpRR64 => alu_r!(8, alu::CMP, self.rgs(u.r1, 8)),
+                    Op::TestRR64 => alu_r!(8, alu::TEST, self.rgs(u.r1, 8)),
+                    Op::AddRR32 => alu_r!(4, alu::ADD, self.rgs(u.r1, 4)),
+                    Op::OrRR32 => alu_r!(4, alu::OR, self.rgs(u.r1, 4)),
+                    Op::AndRR32 => alu_r!(4, alu::AND, self.rgs(u.r1, 4)),
+                    Op::SubRR32 => alu_r!(4, alu::SUB, self.rgs(u.r1, 4)),
+                    Op::XorRR32 => alu_r!(4, alu::XOR, self.rgs(u.r1, 4)),
+                    Op::CmpRR32 => alu_r!(4, alu::CMP, self.rgs(u.r1, 4)),
+                    Op::TestRR32 => alu_r!(4, alu::TEST, self.rgs(u.r1, 4)),
+                    Op::AddRI64 => alu_r!(8, alu::ADD, u.imm as i64 as u64),
+                    Op::OrRI64 => alu_r!(8, alu::OR, u.imm as i64 as u64),
+                    Op::AndRI64 => alu_r!(8, alu::AND, u.imm as i64 as u64),
+                    Op::SubRI64 => alu_r!(8, alu::SUB, u.imm as i64 as u64),
+                    Op::XorRI64 => alu_r!(8, alu::XOR, u.imm as i64 as u64),
+                    Op::CmpRI64 => alu_r!(8, alu::CMP, u.imm as i64 as u64),
+                    Op::TestRI64 => alu_r!(8, alu::TEST, u.imm as i64 as u64),
+                    Op::AddRI32 => alu_r!(4, alu::ADD, u.imm as i64 as u64),
+                    Op::OrRI32 => alu_r!(4, alu::OR, u.imm as i64 as u64),
+                    Op::AndRI32 => alu_r!(4, alu::AND, u.imm as i64 as u64),
+                    Op::SubRI32 => alu_r!(4, alu::SUB, u.imm as i64 as u64),
+                    Op::XorRI32 => alu_r!(4, alu::XOR, u.imm as i64 as u64),
+                    Op::CmpRI32 => alu_r!(4, alu::CMP, u.imm as i64 as u64),
+                    Op::TestRI32 => alu_r!(4, alu::TEST, u.imm as i64 as u64),
                     Op::AluRR64 => alu_r!(8, self.rgs(u.r1, 8)),
                     Op::AluRR32 => alu_r!(4, self.rgs(u.r1, 4)),
                     Op::AluRR => alu_r!(u.size, self.rg(u.r1)),

@@ -56,6 +56,36 @@ pub(crate) enum Op {
     AluRM,
     AluMR,
     AluMI,
+    /// The commonest ALU operations on 64-bit and 32-bit registers, each its own micro-op (no
+    /// second dispatch on `aux`).
+    AddRR64,
+    OrRR64,
+    AndRR64,
+    SubRR64,
+    XorRR64,
+    CmpRR64,
+    TestRR64,
+    AddRR32,
+    OrRR32,
+    AndRR32,
+    SubRR32,
+    XorRR32,
+    CmpRR32,
+    TestRR32,
+    AddRI64,
+    OrRI64,
+    AndRI64,
+    SubRI64,
+    XorRI64,
+    CmpRI64,
+    TestRI64,
+    AddRI32,
+    OrRI32,
+    AndRI32,
+    SubRI32,
+    XorRI32,
+    CmpRI32,
+    TestRI32,
     /// INC/DEC/NEG/NOT; `aux` is a [`unary`] operation.
     UnR,
     UnM,
@@ -270,6 +300,41 @@ fn sized(size: u8, op64: Op, op32: Op, op: Op) -> Op {
     }
 }
 
+/// The micro-op of its own for ALU operation `a` in form `op`, if there is one.
+fn specialized(a: u8, op: Op) -> Op {
+    match (op, a) {
+        (Op::AluRR64, alu::ADD) => Op::AddRR64,
+        (Op::AluRR64, alu::OR) => Op::OrRR64,
+        (Op::AluRR64, alu::AND) => Op::AndRR64,
+        (Op::AluRR64, alu::SUB) => Op::SubRR64,
+        (Op::AluRR64, alu::XOR) => Op::XorRR64,
+        (Op::AluRR64, alu::CMP) => Op::CmpRR64,
+        (Op::AluRR64, alu::TEST) => Op::TestRR64,
+        (Op::AluRR32, alu::ADD) => Op::AddRR32,
+        (Op::AluRR32, alu::OR) => Op::OrRR32,
+        (Op::AluRR32, alu::AND) => Op::AndRR32,
+        (Op::AluRR32, alu::SUB) => Op::SubRR32,
+        (Op::AluRR32, alu::XOR) => Op::XorRR32,
+        (Op::AluRR32, alu::CMP) => Op::CmpRR32,
+        (Op::AluRR32, alu::TEST) => Op::TestRR32,
+        (Op::AluRI64, alu::ADD) => Op::AddRI64,
+        (Op::AluRI64, alu::OR) => Op::OrRI64,
+        (Op::AluRI64, alu::AND) => Op::AndRI64,
+        (Op::AluRI64, alu::SUB) => Op::SubRI64,
+        (Op::AluRI64, alu::XOR) => Op::XorRI64,
+        (Op::AluRI64, alu::CMP) => Op::CmpRI64,
+        (Op::AluRI64, alu::TEST) => Op::TestRI64,
+        (Op::AluRI32, alu::ADD) => Op::AddRI32,
+        (Op::AluRI32, alu::OR) => Op::OrRI32,
+        (Op::AluRI32, alu::AND) => Op::AndRI32,
+        (Op::AluRI32, alu::SUB) => Op::SubRI32,
+        (Op::AluRI32, alu::XOR) => Op::XorRI32,
+        (Op::AluRI32, alu::CMP) => Op::CmpRI32,
+        (Op::AluRI32, alu::TEST) => Op::TestRI32,
+        _ => op,
+    }
+}
+
 fn is_imm(k: OpKind) -> bool {
     matches!(
         k,
@@ -409,13 +474,13 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
                 u.r0 = g0?;
                 u.r1 = g1?;
                 u.size = rsize();
-                Some(sized(u.size, Op::AluRR64, Op::AluRR32, Op::AluRR))
+                Some(specialized(a, sized(u.size, Op::AluRR64, Op::AluRR32, Op::AluRR)))
             }
             (Reg, k) if is_imm(k) => {
                 u.r0 = g0?;
                 u.size = rsize();
                 u.imm = i.immediate(1) as i32;
-                Some(sized(u.size, Op::AluRI64, Op::AluRI32, Op::AluRI))
+                Some(specialized(a, sized(u.size, Op::AluRI64, Op::AluRI32, Op::AluRI)))
             }
             (Reg, Mem) => {
                 u.r0 = g0?;
@@ -786,7 +851,10 @@ fn flag_use(u: &Uop) -> FlagUse {
     let none = FlagUse { reads: 0, kills: 0, writes: 0, dead_ok: false };
     let w = |kills: u64, writes: u64| FlagUse { reads: 0, kills, writes, dead_ok: true };
     match u.op {
-        AluRR64 | AluRR32 | AluRR | AluRI64 | AluRI32 | AluRI => {
+        AluRR64 | AluRR32 | AluRR | AluRI64 | AluRI32 | AluRI | AddRR64 | OrRR64 | AndRR64 | SubRR64 | XorRR64
+        | CmpRR64 | TestRR64 | AddRR32 | OrRR32 | AndRR32 | SubRR32 | XorRR32 | CmpRR32 | TestRR32 | AddRI64
+        | OrRI64 | AndRI64 | SubRI64 | XorRI64 | CmpRI64 | TestRI64 | AddRI32 | OrRI32 | AndRI32 | SubRI32
+        | XorRI32 | CmpRI32 | TestRI32 => {
             if u.aux == alu::ADC || u.aux == alu::SBB {
                 FlagUse { reads: ARITH, kills: ARITH, writes: ARITH, dead_ok: true }
             } else {
