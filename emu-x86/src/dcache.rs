@@ -198,7 +198,7 @@ impl DecodeCache {
             }
             // A conditional branch with a micro-op does not end its block: taken, it leaves the
             // block in the middle (a side exit); not taken, the block goes on.
-            let ends = ends_block(&ins) && u.op != Op::Jcc;
+            let ends = ends_block(&ins) && !matches!(u.op, Op::Jcc | Op::Jz);
             if u.op == Op::Slow {
                 // The run loop returns after such an instruction (see `exec/fast.rs`).
                 u.aux = ends as u8;

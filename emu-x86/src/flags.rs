@@ -222,6 +222,16 @@ impl Flags {
         f
     }
 
+    /// ZF without a dispatch on the operation: every lazy operation sets it from its result.
+    #[inline(always)]
+    pub fn zf_fast(&self) -> bool {
+        if self.op == FlagOp::Eager {
+            self.bits & ZF != 0
+        } else {
+            self.res == 0
+        }
+    }
+
     /// [`Flags::cond`] for the run loop: inline, with the conditions after CMP/SUB and
     /// TEST/AND/OR/XOR (most of them) worked out from the operands directly.
     #[inline(always)]

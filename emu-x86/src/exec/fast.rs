@@ -790,6 +790,12 @@ impl Cpu {
                         }
                         break 'block t;
                     }
+                    Op::Jz => {
+                        if self.flags.zf_fast() ^ (u.aux & 1 != 0) {
+                            self.icount -= u64::from(self.blk_end - k);
+                            break 'block self.vbase.wrapping_add(u.imm as i64 as u64);
+                        }
+                    }
                     Op::Jcc => {
                         if cond!() {
                             // A side exit: the rest of the block does not run.

@@ -113,6 +113,8 @@ pub(crate) enum Op {
     JmpM,
     /// Condition code `aux`.
     Jcc,
+    /// JE/JNE (`aux` 4 or 5): ZF alone decides.
+    Jz,
     CmovRR,
     CmovRM,
     SetR,
@@ -661,7 +663,7 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
         _ if i.is_jcc_short_or_near() && k0 == OpKind::NearBranch64 => {
             u.aux = i.condition_code() as u8 - 1;
             u.imm = i32::try_from(i.near_branch64() as i64).ok()?;
-            Some(Op::Jcc)
+            Some(if u.aux >> 1 == 2 { Op::Jz } else { Op::Jcc })
         }
         _ if is_cmov(m) => {
             u.aux = i.condition_code() as u8 - 1;
