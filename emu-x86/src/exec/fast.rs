@@ -803,6 +803,18 @@ impl Cpu {
                             break 'block self.vbase.wrapping_add(u.imm as i64 as u64);
                         }
                     }
+                    Op::CmpMR | Op::CmpMI | Op::TestMR | Op::TestMI => {
+                        let a = load!(ea!(), u.size);
+                        let m = mask(u.size);
+                        let b =
+                            if matches!(u.op, Op::CmpMR | Op::TestMR) { self.rg(u.r1) } else { u.imm as i64 as u64 }
+                                & m;
+                        if matches!(u.op, Op::CmpMR | Op::CmpMI) {
+                            self.flags.set_lazy(FlagOp::Sub, u.size, a, b, a.wrapping_sub(b));
+                        } else {
+                            self.flags.set_logic(u.size, a & b);
+                        }
+                    }
                     Op::AluMR | Op::AluMI => {
                         let ad = ea!();
                         let a = load!(ad, u.size);

@@ -56,6 +56,12 @@ pub(crate) enum Op {
     AluRM,
     AluMR,
     AluMI,
+    /// CMP and TEST of memory with a register (`r1`) or an immediate: [`Op::AluMR`] and
+    /// [`Op::AluMI`] without the store.
+    CmpMR,
+    CmpMI,
+    TestMR,
+    TestMI,
     /// The commonest ALU operations on 64-bit and 32-bit registers, each its own micro-op (no
     /// second dispatch on `aux`).
     AddRR64,
@@ -494,13 +500,21 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
                 u.r1 = g1?;
                 u.size = msize();
                 mem(i, u)?;
-                Some(Op::AluMR)
+                Some(match a {
+                    alu::CMP => Op::CmpMR,
+                    alu::TEST => Op::TestMR,
+                    _ => Op::AluMR,
+                })
             }
             (Mem, k) if is_imm(k) => {
                 u.size = msize();
                 u.imm = i.immediate(1) as i32;
                 mem(i, u)?;
-                Some(Op::AluMI)
+                Some(match a {
+                    alu::CMP => Op::CmpMI,
+                    alu::TEST => Op::TestMI,
+                    _ => Op::AluMI,
+                })
             }
             _ => None,
         };
