@@ -634,6 +634,18 @@ impl Cpu {
                         }
                     }};
                 }
+                macro_rules! un_r {
+                    ($s:expr) => {{
+                        let a = self.rgs(u.r0, $s) & mask($s);
+                        let (r, f) = Self::unary(u.aux, a);
+                        self.wrg(u.r0, $s, r);
+                        if let Some((op, fa, fb)) = f {
+                            if live!() {
+                                self.flags.set_lazy(op, $s, fa, fb, r);
+                            }
+                        }
+                    }};
+                }
                 macro_rules! mov_rr {
                     ($s:expr) => {{
                         let v = self.rgs(u.r1, $s);
@@ -671,6 +683,8 @@ impl Cpu {
                     Op::MovRR64 => mov_rr!(8),
                     Op::MovRR32 => mov_rr!(4),
                     Op::MovRR => mov_rr!(u.size),
+                    Op::MovRI64 => self.wrg(u.r0, 8, u.imm as u32 as u64 | (u.disp as u32 as u64) << 32),
+                    Op::MovRI32 => self.wrg(u.r0, 4, u.imm as u32 as u64),
                     Op::MovRI => {
                         let v = u.imm as u32 as u64 | (u.disp as u32 as u64) << 32;
                         self.wrg(u.r0, u.size, v);
@@ -682,9 +696,21 @@ impl Cpu {
                     Op::MovMR32 => mov_mr!(4),
                     Op::MovMR => mov_mr!(u.size),
                     Op::MovMI => store!(ea!(), u.size, u.imm as i64 as u64),
+                    Op::MovzxRM32 => {
+                        let v = load!(ea!(), u.aux);
+                        self.wrg(u.r0, 4, v);
+                    }
                     Op::MovzxRM => {
                         let v = load!(ea!(), u.aux);
                         self.wrg(u.r0, u.size, v);
+                    }
+                    Op::Lea64 => {
+                        let a = ea!();
+                        self.wrg(u.r0, 8, a);
+                    }
+                    Op::Lea32 => {
+                        let a = ea!();
+                        self.wrg(u.r0, 4, a);
                     }
                     Op::Lea => {
                         let a = ea!();
@@ -727,16 +753,9 @@ impl Cpu {
                     Op::AluRM64 => alu_r!(8, load!(ea!(), 8)),
                     Op::AluRM32 => alu_r!(4, load!(ea!(), 4)),
                     Op::AluRM => alu_r!(u.size, load!(ea!(), u.size)),
-                    Op::UnR => {
-                        let a = self.rg(u.r0) & mask(u.size);
-                        let (r, f) = Self::unary(u.aux, a);
-                        self.wrg(u.r0, u.size, r);
-                        if let Some((op, fa, fb)) = f {
-                            if live!() {
-                                self.flags.set_lazy(op, u.size, fa, fb, r);
-                            }
-                        }
-                    }
+                    Op::UnR64 => un_r!(8),
+                    Op::UnR32 => un_r!(4),
+                    Op::UnR => un_r!(u.size),
                     Op::ShiftR64 => shift_r!(8, false),
                     Op::ShiftR32 => shift_r!(4, false),
                     Op::ShiftR => shift_r!(u.size, false),

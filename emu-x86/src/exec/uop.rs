@@ -30,6 +30,8 @@ pub(crate) enum Op {
     MovRR32,
     MovRR,
     /// `r0 = imm | disp << 32` (the full 64-bit immediate).
+    MovRI64,
+    MovRI32,
     MovRI,
     MovRM64,
     MovRM32,
@@ -40,9 +42,13 @@ pub(crate) enum Op {
     MovMI,
     /// Zero/sign extension from `aux` bytes.
     MovzxRR,
+    /// MOVZX r32, byte and r32, word memory (the commonest: `size` 4, `aux` 1 or 2).
+    MovzxRM32,
     MovzxRM,
     MovsxRR,
     MovsxRM,
+    Lea64,
+    Lea32,
     Lea,
     /// Two-operand arithmetic; `aux` is an [`alu`] operation.
     AluRR64,
@@ -93,6 +99,8 @@ pub(crate) enum Op {
     CmpRI32,
     TestRI32,
     /// INC/DEC/NEG/NOT; `aux` is a [`unary`] operation.
+    UnR64,
+    UnR32,
     UnR,
     UnM,
     /// SHL/SHR/SAR (`aux` a [`shift`] operation) by `imm`, or by CL if `r1` is not
@@ -533,7 +541,7 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
                 let v = i.immediate(1);
                 u.imm = v as i32;
                 u.disp = (v >> 32) as i32;
-                Some(Op::MovRI)
+                Some(sized(u.size, Op::MovRI64, Op::MovRI32, Op::MovRI))
             }
             (Reg, Mem) => {
                 u.r0 = g0?;
@@ -568,7 +576,11 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
                 Mem => {
                     u.aux = msize();
                     mem(i, u)?;
-                    Some(if zx { Op::MovzxRM } else { Op::MovsxRM })
+                    Some(match (zx, u.size) {
+                        (true, 4) => Op::MovzxRM32,
+                        (true, _) => Op::MovzxRM,
+                        _ => Op::MovsxRM,
+                    })
                 }
                 _ => None,
             }
@@ -579,7 +591,7 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
             mem(i, u)?;
             // LEA computes the offset only.
             u.ea &= ea::KIND;
-            Some(Op::Lea)
+            Some(sized(u.size, Op::Lea64, Op::Lea32, Op::Lea))
         }
         M::Inc | M::Dec | M::Neg | M::Not => {
             u.aux = match m {
@@ -592,7 +604,7 @@ fn fast(i: &Instruction, u: &mut Uop) -> Option<Op> {
                 Reg => {
                     u.r0 = g0?;
                     u.size = rsize();
-                    Some(Op::UnR)
+                    Some(sized(u.size, Op::UnR64, Op::UnR32, Op::UnR))
                 }
                 Mem => {
                     u.size = msize();
@@ -877,7 +889,7 @@ fn flag_use(u: &Uop) -> FlagUse {
                 w(ARITH, ARITH)
             }
         }
-        UnR => match u.aux {
+        UnR64 | UnR32 | UnR => match u.aux {
             unary::INC | unary::DEC => w(ARITH & !CF, ARITH & !CF),
             unary::NEG => w(ARITH, ARITH),
             _ => none,
@@ -894,7 +906,8 @@ fn flag_use(u: &Uop) -> FlagUse {
             }
         }
         ImulRR | ImulRRI => w(ARITH, ARITH),
-        MovRR64 | MovRR32 | MovRR | MovRI | MovzxRR | MovsxRR | Lea | XchgRR | Cdqe | Cqo | Cdq | Nop => none,
+        MovRR64 | MovRR32 | MovRR | MovRI64 | MovRI32 | MovRI | MovzxRR | MovsxRR | Lea64 | Lea32 | Lea | XchgRR
+        | Cdqe | Cqo | Cdq | Nop => none,
         _ => all,
     }
 }
