@@ -28,6 +28,7 @@ use crate::dcache::{BlockRef, Decoded, Uops};
 use crate::fault::Fault;
 use crate::flags::{mask, sign, FlagOp, Flags, CF, OF};
 use crate::mmu::canonical;
+use iced_x86::Mnemonic as M;
 
 /// How [`Cpu::run_chain`] stopped.
 enum Chain {
@@ -47,6 +48,19 @@ enum End {
     /// An instruction through the generic executor changed control flow or machine state, or a
     /// device was accessed; RIP is written.
     Done,
+}
+
+/// PCMPEQB: 0xff in every byte where `a` and `b` agree, 0 elsewhere (a bit trick on each
+/// half: a byte of `a ^ b` is zero exactly when adding 0x7f to its low 7 bits leaves its top
+/// bit clear).
+fn pcmpeqb(a: u128, b: u128) -> u128 {
+    let half = |x: u64| {
+        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        let nonzero = ((x & LOW7).wrapping_add(LOW7) | x) & !LOW7;
+        ((!nonzero & !LOW7) >> 7) * 0xff
+    };
+    let x = a ^ b;
+    half(x as u64) as u128 | (half((x >> 64) as u64) as u128) << 64
 }
 
 #[inline(always)]
@@ -421,9 +435,19 @@ impl Cpu {
                     let lane = |k: u32| (s >> (32 * ((m >> (2 * k)) & 3))) as u32 as u128;
                     lane(0) | lane(1) << 32 | lane(2) << 64 | lane(3) << 96
                 } else {
-                    match super::sse::int_op(SSE_LANE_OPS[u.aux as usize % SSE_LANE_OPS.len()], self.xmm[d], s) {
-                        Some(v) => v,
-                        None => return true,
+                    let (a, mn) = (self.xmm[d], SSE_LANE_OPS[u.aux as usize % SSE_LANE_OPS.len()]);
+                    // The logic operations and PCMPEQB directly (string functions' inner loops);
+                    // the rest as the generic executor does them.
+                    match mn {
+                        M::Por => a | s,
+                        M::Pand => a & s,
+                        M::Pxor => a ^ s,
+                        M::Pandn => !a & s,
+                        M::Pcmpeqb => pcmpeqb(a, s),
+                        _ => match super::sse::int_op(mn, a, s) {
+                            Some(v) => v,
+                            None => return true,
+                        },
                     }
                 };
             }
@@ -951,6 +975,23 @@ impl Cpu {
             self.icount = ic;
             self.blk_end = b.start + b.len;
             k = b.start;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bit-trick PCMPEQB agrees with the lane-by-lane one on every pair of byte values.
+    #[test]
+    fn pcmpeqb_matches_lanes() {
+        for x in 0..=255u8 {
+            for y in 0..=255u8 {
+                let (a, b) = (u128::from_le_bytes([x; 16]) ^ 0x55 << 8, u128::from_le_bytes([y; 16]));
+                let want = super::super::sse::int_op(M::Pcmpeqb, a, b).unwrap();
+                assert_eq!(pcmpeqb(a, b), want, "{x:#x} {y:#x}");
+            }
         }
     }
 }
