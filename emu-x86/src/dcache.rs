@@ -246,7 +246,6 @@ impl DecodeCache {
         (Decoded::Block(BlockRef { start: start as u32, len: n as u32 }), newly)
     }
 
-    /// Drops every block.
     /// Drops every block and zeroes the arenas, so a snapshot of linear memory taken now does
     /// not carry decoded instructions (they are rebuilt on demand).
     pub fn clear(&mut self) {
@@ -256,6 +255,7 @@ impl DecodeCache {
         self.links.fill([Link::default(); 2]);
     }
 
+    /// Drops every block.
     pub fn flush(&mut self) {
         self.slots.fill([Slot::default(); 2]);
         self.used = 0;
