@@ -412,3 +412,24 @@ fn a_handler_that_faults_at_once_still_uses_up_the_budget() {
     load(&mut cpu, &mut bus, CODE, |a| a.ud2());
     assert_eq!(cpu.run(&mut bus, 1000), Exit::Budget);
 }
+
+/// Regression (found by the x86_cpu fuzz target): x87 environment and FXSAVE-area accesses at
+/// the top of the address space fault like any other access, instead of overflowing the
+/// address arithmetic (a panic with overflow checks).
+#[test]
+fn state_images_at_the_top_of_the_address_space_fault() {
+    let top = 0xffff_ffff_ffff_fff0u64;
+    let cases: [fn(&mut CodeAssembler) -> Result<(), IcedError>; 4] =
+        [|a| a.fldenv(ptr(rbx)), |a| a.fnstenv(ptr(rbx)), |a| a.fxrstor(ptr(rbx)), |a| a.fxsave(ptr(rbx))];
+    for f in cases {
+        let (mut cpu, mut bus) = machine();
+        // The last page is mapped; the image runs past it, wraps to address 0 (unmapped) and
+        // faults there.
+        bus.map(top & !0xfff, 0x70_0000, W);
+        load(&mut cpu, &mut bus, CODE, |a| {
+            a.mov(rbx, top)?;
+            f(a)
+        });
+        assert_eq!(run_to_halt(&mut cpu, &mut bus), Some(14));
+    }
+}

@@ -672,7 +672,7 @@ impl Cpu {
         }
         for k in 0..64 {
             let v = u64::from_le_bytes(img[8 * k..8 * k + 8].try_into().unwrap());
-            self.write(bus, a + 8 * k as u64, 8, v)?;
+            self.write(bus, a.wrapping_add(8 * k as u64), 8, v)?;
         }
         Ok(())
     }
@@ -684,7 +684,7 @@ impl Cpu {
         }
         let mut img = [0u8; 512];
         for k in 0..64 {
-            let v = self.read(bus, a + 8 * k as u64, 8)?;
+            let v = self.read(bus, a.wrapping_add(8 * k as u64), 8)?;
             img[8 * k..8 * k + 8].copy_from_slice(&v.to_le_bytes());
         }
         let mxcsr = u32::from_le_bytes(img[24..28].try_into().unwrap());

@@ -467,7 +467,7 @@ impl Cpu {
             img[28 + 10 * k..38 + 10 * k].copy_from_slice(&self.x87.st(k).to_bytes());
         }
         for (k, b) in img[..len as usize].iter().enumerate() {
-            self.write(bus, a + k as u64, 1, *b as u64)?;
+            self.write(bus, a.wrapping_add(k as u64), 1, *b as u64)?;
         }
         if full {
             self.x87.init();
@@ -482,7 +482,7 @@ impl Cpu {
         let len = if full { 108 } else { 28 };
         let mut img = [0u8; 108];
         for (k, byte) in img[..len].iter_mut().enumerate() {
-            *byte = self.read(bus, a + k as u64, 1)? as u8;
+            *byte = self.read(bus, a.wrapping_add(k as u64), 1)? as u8;
         }
         self.x87.load_env_image(&img[..28]);
         if full {
