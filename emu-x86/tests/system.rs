@@ -419,7 +419,8 @@ fn a_handler_that_faults_at_once_still_uses_up_the_budget() {
 #[test]
 fn state_images_at_the_top_of_the_address_space_fault() {
     let top = 0xffff_ffff_ffff_fff0u64;
-    let cases: [fn(&mut CodeAssembler) -> Result<(), IcedError>; 4] =
+    type Emit = fn(&mut CodeAssembler) -> Result<(), IcedError>;
+    let cases: [Emit; 4] =
         [|a| a.fldenv(ptr(rbx)), |a| a.fnstenv(ptr(rbx)), |a| a.fxrstor(ptr(rbx)), |a| a.fxsave(ptr(rbx))];
     for f in cases {
         let (mut cpu, mut bus) = machine();
