@@ -167,13 +167,16 @@ pub fn main(build: BuildFn) -> i32 {
                 eprintln!("c2w-vm: this VM was not pre-initialised; run it as `--bundle DIR [--dir HOST::GUEST] [--env K=V] [--] [ARGS]` or convert an image with c2w");
                 return 2;
             };
-            let bundle = match Bundle::load(&dir) {
+            let mut bundle = match Bundle::load(&dir) {
                 Ok(b) => b,
                 Err(e) => {
                     eprintln!("c2w-vm: {e}");
                     return 2;
                 }
             };
+            // Natively nothing is snapshotted: boot below, without the work that only makes a
+            // snapshot smaller (the init zeroing free memory, dropping decode caches).
+            bundle.snapshot = false;
             let state = match prepare(bundle, build, &mut host) {
                 Ok(s) => s,
                 Err(e) => {
