@@ -434,3 +434,17 @@ fn state_images_at_the_top_of_the_address_space_fault() {
         assert_eq!(run_to_halt(&mut cpu, &mut bus), Some(14));
     }
 }
+
+/// Regression (found by the x86_cpu fuzz target): an IRETQ frame that runs past the top of the
+/// address space faults instead of overflowing the address arithmetic.
+#[test]
+fn iretq_frame_at_the_top_of_the_address_space_faults() {
+    let top = 0xffff_ffff_ffff_fff0u64;
+    let (mut cpu, mut bus) = machine();
+    bus.map(top & !0xfff, 0x70_0000, W);
+    load(&mut cpu, &mut bus, CODE, |a| {
+        a.mov(rsp, top)?;
+        a.iretq()
+    });
+    assert_eq!(run_to_halt(&mut cpu, &mut bus), Some(14));
+}

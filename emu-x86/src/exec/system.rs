@@ -462,8 +462,9 @@ impl Cpu {
             return Err(Fault::GP(0));
         }
         let base = ((self.msr.star >> 48) & 0xffff) as u16;
-        self.seg[CS] = Segment { selector: (base + 16) | 3, base: 0, limit: 0xffff_ffff, attr: 0xa0fb };
-        self.seg[SS] = Segment { selector: (base + 8) | 3, base: 0, limit: 0xffff_ffff, attr: 0xc0f3 };
+        // STAR is guest-written: its selector base may be near 0xffff.
+        self.seg[CS] = Segment { selector: base.wrapping_add(16) | 3, base: 0, limit: 0xffff_ffff, attr: 0xa0fb };
+        self.seg[SS] = Segment { selector: base.wrapping_add(8) | 3, base: 0, limit: 0xffff_ffff, attr: 0xc0f3 };
         self.rip = self.gpr[1];
         let v = (self.gpr[11] & 0x3c_7fd7) | 2;
         self.flags.set_bits(flags::WRITABLE, v);
@@ -477,10 +478,11 @@ impl Cpu {
         }
         let sp = self.gpr[4];
         let rip = self.read(bus, sp, 8)?;
-        let cs_sel = self.read(bus, sp + 8, 8)? as u16;
-        let rflags = self.read(bus, sp + 16, 8)?;
-        let rsp = self.read(bus, sp + 24, 8)?;
-        let ss_sel = self.read(bus, sp + 32, 8)? as u16;
+        // The frame may wrap around the top of the address space (found by fuzzing).
+        let cs_sel = self.read(bus, sp.wrapping_add(8), 8)? as u16;
+        let rflags = self.read(bus, sp.wrapping_add(16), 8)?;
+        let rsp = self.read(bus, sp.wrapping_add(24), 8)?;
+        let ss_sel = self.read(bus, sp.wrapping_add(32), 8)? as u16;
         if rflags & flags::NT != 0 || rflags & flags::VM != 0 {
             return Err(Fault::GP(0));
         }
