@@ -64,7 +64,10 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], max_len: usize, count: u64, target: fn(&[
             std::thread::sleep(Duration::from_secs(10));
             let p = PROGRESS.load(Ordering::Relaxed);
             if p == last {
-                eprintln!("{who}: an input ran for over 10 s; replay with FUZZ_SEED={}", CURRENT.load(Ordering::Relaxed));
+                eprintln!(
+                    "{who}: an input ran for over 10 s; replay with FUZZ_SEED={}",
+                    CURRENT.load(Ordering::Relaxed)
+                );
                 std::process::exit(1);
             }
             last = p;
@@ -89,7 +92,11 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], max_len: usize, count: u64, target: fn(&[
         if std::panic::catch_unwind(|| target(&input)).is_err() {
             let path = std::env::temp_dir().join(format!("c2w-fuzz-{name}-crash.bin"));
             let _ = std::fs::write(&path, &input);
-            panic!("{name}: input {n} (rng state {state:#x}, {} bytes) panicked; saved to {}", input.len(), path.display());
+            panic!(
+                "{name}: input {n} (rng state {state:#x}, {} bytes) panicked; saved to {}",
+                input.len(),
+                path.display()
+            );
         }
         n += 1;
     }
