@@ -39,15 +39,18 @@ demo: build
 # End-to-end benchmark (wasmtime vs native VM vs QEMU TCG); BENCH_RUNS=1 for a quick run.
 # Writes target/bench/e2e.json. Criterion benches of the hot loops: cargo bench -p benches.
 # Fuzzing (fuzz/, not a workspace member): each target for FUZZ_SECONDS. With cargo-fuzz and a
-# nightly toolchain, libFuzzer drives them; otherwise the stable fixed-seed loops of
-# fuzz/tests/fixed_seed.rs run for that long. Crashes are saved under target/ or fuzz/artifacts/.
+# nightly toolchain, libFuzzer drives them (-len_control=0: long inputs from the start, which
+# the CPU targets need to run more than a few bytes of code); otherwise the stable fixed-seed
+# loops of fuzz/tests/fixed_seed.rs run for that long. Crashes are saved under fuzz/artifacts/
+# (libFuzzer) or as /tmp/c2w-fuzz-TARGET-crash.bin (stable loops); minimized inputs go in
+# fuzz/regressions/TARGET/, which every `make test` replays.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := layers oci_json virtqueue p9 riscv_hart x86_cpu
 .PHONY: fuzz
 fuzz:
 	if cargo +nightly fuzz --version > /dev/null 2>&1; then \
 	  for t in $(FUZZ_TARGETS); do \
-	    (cd fuzz && cargo +nightly fuzz run --features libfuzzer $$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=10) || exit 1; \
+	    (cd fuzz && cargo +nightly fuzz run --features libfuzzer $$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=10 -len_control=0) || exit 1; \
 	  done; \
 	else \
 	  FUZZ_SECONDS=$(FUZZ_SECONDS) CARGO_TARGET_DIR=$(CURDIR)/target/fuzz-stable \
