@@ -264,16 +264,7 @@ impl Flags {
                     _ => r == 0 || s,
                 }
             }
-            _ => match cc >> 1 {
-                0 => self.of(),
-                1 => self.cf(),
-                2 => self.zf(),
-                3 => self.cf() || self.zf(),
-                4 => self.sf(),
-                5 => self.pf(),
-                6 => self.sf() != self.of(),
-                _ => self.zf() || (self.sf() != self.of()),
-            },
+            _ => return self.cond(cc),
         };
         r ^ (cc & 1 != 0)
     }
