@@ -229,12 +229,10 @@ impl Hart {
     /// RAM).
     #[inline]
     pub(crate) fn translate_fetch<B: Bus>(&mut self, bus: &mut B, vaddr: u64) -> Result<usize, Exception> {
-        let idx = tlb_index(vaddr);
-        let tag = self.tlb_tag(vaddr, self.prv);
-        let e = self.tlb.exec[idx];
-        if e.tag == tag {
-            return Ok((e.page << 12) + (vaddr & 0xfff) as usize);
+        if let Some(page) = self.fetch_page_cached(vaddr) {
+            return Ok(page + (vaddr & 0xfff) as usize);
         }
+        let (idx, tag) = (tlb_index(vaddr), (vaddr & !0xfff) | self.fetch_tag);
         let paddr = self.translate(bus, vaddr, Access::Fetch)?;
         let ram = bus.ram();
         let page = paddr & !0xfff;
