@@ -24,6 +24,7 @@
 //! mutates the hart.
 
 use crate::decode::{decode, Insn, Op};
+use crate::regs::SINK;
 
 /// Longest block: bounds the decode work wasted on blocks left early.
 pub(crate) const MAX_BLOCK: usize = 32;
@@ -140,6 +141,23 @@ fn fuse_rotates(ops: &mut [Insn]) {
     }
 }
 
+/// Points writes to x0 at the register file's sink ([`crate::regs`]), so the interpreter
+/// writes destinations without testing for x0. Only for the RV64IM operations and the fused
+/// rotates (whose OR may write x0): for the others `rd` names an FP register or `rd == 0`
+/// means something (a CSR access that does not read).
+fn sink_x0_writes(insn: &mut Insn) {
+    let rotate = matches!(insn.op, Op::RotR | Op::RotL | Op::RotRw | Op::RotLw);
+    if !rotate && !(Op::Lui as u8..=Op::Remuw as u8).contains(&(insn.op as u8)) {
+        return;
+    }
+    if insn.rd == 0 {
+        insn.rd = SINK;
+    }
+    if rotate && insn.rs3 == 0 {
+        insn.rs3 = SINK;
+    }
+}
+
 impl Default for BlockCache {
     fn default() -> Self {
         Self::new()
@@ -223,6 +241,7 @@ impl BlockCache {
             return None;
         }
         fuse_rotates(&mut arena[start..self.used]);
+        arena[start..self.used].iter_mut().for_each(sink_x0_writes);
         // The fall-through pc, as an offset from the page (4096 at its end).
         arena[self.used] = end_marker((at - (off & !0xfff)) as u16);
         self.used += 1;
@@ -238,6 +257,7 @@ impl BlockCache {
     /// one-instruction block.
     pub fn scratch(arena: &mut Arena, insn: Insn, po: u16) -> BlockRef {
         arena[0] = Insn { po, ..insn };
+        sink_x0_writes(&mut arena[0]);
         arena[1] = end_marker(po + insn.len as u16);
         BlockRef { start: 0, len: 1 }
     }

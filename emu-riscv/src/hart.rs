@@ -8,6 +8,7 @@ use crate::blocks::{new_arena, Arena, BlockCache};
 use crate::csr::{mstatus, Csrs};
 use crate::decode::{Insn, Op};
 use crate::mmu::{Access, Tlb};
+use crate::regs::Regs;
 use emu_core::GuestRam;
 
 pub const PRV_U: u8 = 0;
@@ -107,7 +108,7 @@ pub enum Exit {
 }
 
 pub struct Hart {
-    pub x: [u64; 32],
+    pub x: Regs,
     pub f: [u64; 32],
     pub pc: u64,
     pub prv: u8,
@@ -145,7 +146,7 @@ impl Default for Hart {
 impl Hart {
     pub fn new() -> Self {
         let mut h = Self {
-            x: [0; 32],
+            x: Regs::default(),
             f: [0; 32],
             pc: 0,
             prv: PRV_M,
@@ -253,7 +254,7 @@ impl Hart {
     fn rd(&mut self, rd: u8, v: u64) {
         // x0 is hard-wired to zero: writing it is discarded.
         if rd != 0 {
-            self.x[(rd & 31) as usize] = v;
+            self.x.set(rd, v);
         }
     }
 
@@ -261,9 +262,8 @@ impl Hart {
     /// agree with this). Kept out of line so the loop's hot paths keep their registers.
     #[inline(never)]
     pub(crate) fn execute<B: Bus>(&mut self, bus: &mut B, i: Insn) -> Result<(), Exception> {
-        // Register numbers are below 32; the masks spare the bounds checks.
-        let x1 = self.x[(i.rs1 & 31) as usize];
-        let x2 = self.x[(i.rs2 & 31) as usize];
+        let x1 = self.x.get(i.rs1);
+        let x2 = self.x.get(i.rs2);
         let imm = i.imm as u64;
         let next = self.pc.wrapping_add(i.len as u64);
         let rd = i.rd;
@@ -504,9 +504,10 @@ impl Hart {
                 if self.csr.mstatus & mstatus::FS == 0 {
                     return Err(Exception::IllegalInstruction);
                 }
-                crate::fpu::execute(i.raw, &mut self.x, &mut self.f, &mut self.csr.fcsr)
-                    .map_err(|_| Exception::IllegalInstruction)?;
-                self.x[0] = 0;
+                let x = self.x.arch_mut();
+                let done = crate::fpu::execute(i.raw, x, &mut self.f, &mut self.csr.fcsr);
+                x[0] = 0;
+                done.map_err(|_| Exception::IllegalInstruction)?;
                 self.csr.mstatus |= mstatus::FS_DIRTY;
             }
             // End is a block arena marker, never an instruction handed here.

@@ -226,12 +226,12 @@ impl Hart {
     /// every decoded instruction knows its offset in the page.
     #[inline(never)]
     fn run_blocks<B: Bus>(&mut self, bus: &mut B, arena: &Arena, block: BlockRef, cur: &mut Cursor) -> BlockEnd {
-        // Writes rd; x0 is written too and then cleared, which is cheaper than a branch.
+        // Writes rd: never 0, the block builder points writes to x0 at the register file's
+        // sink ([`crate::regs`]).
         macro_rules! wr {
             ($rd:expr, $v:expr) => {{
                 let v = $v;
-                self.x[($rd & 31) as usize] = v;
-                self.x[0] = 0;
+                self.x.set($rd, v);
             }};
         }
         let mut vbase = cur.vbase;
@@ -261,7 +261,7 @@ impl Hart {
                     k += 1;
                     macro_rules! x1 {
                         () => {
-                            self.x[(i.rs1 & 31) as usize]
+                            self.x.get(i.rs1)
                         };
                     }
                     macro_rules! imm {
@@ -276,7 +276,7 @@ impl Hart {
                     }
                     macro_rules! x2 {
                         () => {
-                            self.x[(i.rs2 & 31) as usize]
+                            self.x.get(i.rs2)
                         };
                     }
                     macro_rules! load {
@@ -545,8 +545,7 @@ mod tests {
     fn reset(h: &mut Hart, bus: &mut RamBus, word: u32, regs: &[u64; 32], data: &[u8]) {
         bus.ram.write(CODE, &word.to_le_bytes()).unwrap();
         bus.ram.write(DATA - 0x800, data).unwrap();
-        h.x = *regs;
-        h.x[0] = 0;
+        h.x = (*regs).into();
         h.pc = CODE;
         h.instret = 0;
         h.csr = Default::default();
@@ -771,8 +770,7 @@ mod tests {
                 bus.ram.write(CODE, code).unwrap();
                 bus.ram.write(TRAP, &skipping_trap_handler(TRAP, CODE)).unwrap();
                 bus.ram.write(DATA - 0x800, &data).unwrap();
-                h.x = regs;
-                h.x[0] = 0;
+                h.x = regs.into();
                 h.pc = CODE;
                 // Traps step over the trapping instruction, so the program keeps going.
                 h.csr.mtvec = TRAP;

@@ -14,6 +14,8 @@ mod interp;
 pub mod machine;
 pub mod mmu;
 pub mod plic;
+pub mod regs;
 pub mod sbi;
 
 pub use hart::{Bus, Exception, Exit, Hart};
+pub use regs::Regs;
