@@ -3,11 +3,17 @@
 //!
 //! `cargo run --release -p emu-riscv --example bench -- BUNDLE_DIR sh -c '...'`
 //! (also builds for wasm32-wasip1; run it with `wasmtime run --dir BUNDLE::/b ... /b ...`).
+//!
+//! With `BENCH_CLOCK=virtual` the run keeps the pre-boot's virtual clock (guest time from
+//! retired instructions), so the guest does the same work however fast the host runs: the
+//! timer interrupts then come at the same instructions, which makes host instruction counts
+//! (cachegrind) comparable between builds.
 
 use emu_core::bundle::Bundle;
 use emu_core::session::{self, Machine, RunArgs};
-use emu_core::StdHost;
+use emu_core::{Host, StdHost};
 use emu_riscv::machine::{BootImage, RiscvMachine};
+use std::path::PathBuf;
 use std::time::Instant;
 
 fn main() {
@@ -44,7 +50,12 @@ fn main() {
         std::process::exit(2)
     });
     let t1 = Instant::now();
-    let code = session::run(&mut m, &mut host, &b.config, &run_args, Vec::new(), &[]);
+    let virtual_clock = std::env::var("BENCH_CLOCK").is_ok_and(|v| v == "virtual");
+    let code = if virtual_clock {
+        session::run(&mut VirtualClock(&mut m), &mut host, &b.config, &run_args, Vec::new(), &[])
+    } else {
+        session::run(&mut m, &mut host, &b.config, &run_args, Vec::new(), &[])
+    };
     let run_s = t1.elapsed().as_secs_f64();
     let run_n = m.instructions() - boot_n;
     let rate = |n: u64, s: f64| n as f64 / s / 1e6;
@@ -53,4 +64,32 @@ fn main() {
         rate(boot_n, boot_s),
         rate(run_n, run_s)
     );
+}
+
+/// A machine whose clock stays virtual for the run.
+struct VirtualClock<'a>(&'a mut RiscvMachine);
+
+impl Machine for VirtualClock<'_> {
+    fn run_slice(&mut self, host: &mut dyn Host) -> session::Slice {
+        self.0.run_slice(host)
+    }
+    fn drain_channel(&mut self, out: &mut Vec<u8>) {
+        self.0.drain_channel(out)
+    }
+    fn feed_channel(&mut self, data: &[u8]) {
+        self.0.feed_channel(data)
+    }
+    fn channel_backlog(&self) -> usize {
+        self.0.channel_backlog()
+    }
+    fn set_shares(&mut self, shares: Vec<(String, PathBuf)>) {
+        self.0.set_shares(shares)
+    }
+    fn use_host_clock(&mut self, _host: &mut dyn Host) {}
+    fn console_tail(&self) -> String {
+        self.0.console_tail()
+    }
+    fn instructions(&self) -> u64 {
+        self.0.instructions()
+    }
 }

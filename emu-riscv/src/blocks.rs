@@ -146,6 +146,10 @@ fn fuse_rotates(ops: &mut [Insn]) {
 /// rotates (whose OR may write x0): for the others `rd` names an FP register or `rd == 0`
 /// means something (a CSR access that does not read).
 fn sink_x0_writes(insn: &mut Insn) {
+    if is_control_transfer(insn.op) {
+        // No link yet (see [`link_target`]).
+        insn.raw = 0;
+    }
     let rotate = matches!(insn.op, Op::RotR | Op::RotL | Op::RotRw | Op::RotLw);
     if !rotate && !(Op::Lui as u8..=Op::Remuw as u8).contains(&(insn.op as u8)) {
         return;
@@ -156,6 +160,45 @@ fn sink_x0_writes(insn: &mut Insn) {
     if rotate && insn.rs3 == 0 {
         insn.rs3 = SINK;
     }
+}
+
+fn is_control_transfer(op: Op) -> bool {
+    matches!(op, Op::Jal | Op::Jalr | Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu)
+}
+
+/// Block links. An exit from a block (a control transfer, or the End entry) whose target is
+/// in the block's own page remembers the block it last led to, so the interpreter goes on
+/// without a cache lookup. The target's RAM offset follows from the page and the offset, so a
+/// link stays right for as long as both blocks are in the arena: until it is reused, which
+/// drops every block at once. The link is kept in the exit's `raw` (control transfers never
+/// trap with their instruction bits, and the block builder zeroes them) together with the
+/// target's page offset, which a JALR may change: `(po | 0x1000) << 17 | arena index`.
+const LINK_INDEX_BITS: u32 = 17;
+const _: () = assert!(ARENA == 1 << LINK_INDEX_BITS);
+
+/// The arena index of the block that the exit `insn` last led to, if that was the block at
+/// page offset `po` (below 4096).
+#[inline(always)]
+pub(crate) fn link_target(insn: &Insn, po: u64) -> Option<u32> {
+    (insn.raw >> LINK_INDEX_BITS == po as u32 | 0x1000).then_some(insn.raw & (ARENA as u32 - 1))
+}
+
+/// Links the exit `insn` to the block at arena index `start`, at page offset `po` (below
+/// 4096).
+#[inline(always)]
+pub(crate) fn set_link(insn: &mut Insn, po: u64, start: u32) {
+    debug_assert!(insn.op == Op::End || is_control_transfer(insn.op));
+    debug_assert!(po < 4096 && (start as usize) < ARENA);
+    insn.raw = (po as u32 | 0x1000) << LINK_INDEX_BITS | start;
+}
+
+/// The number of instructions in the block from arena index `k` to its End entry.
+pub(crate) fn rest_of_block(arena: &Arena, k: u32) -> u32 {
+    let mut n = 0;
+    while op(arena, k + n).op != Op::End {
+        n += 1;
+    }
+    n
 }
 
 impl Default for BlockCache {
@@ -358,6 +401,27 @@ mod tests {
         }
         assert_eq!(c.lookup(0), None);
         assert_eq!(c.build(&mut a, &ram, 0).unwrap().len, b.len);
+    }
+
+    #[test]
+    fn exits_start_unlinked_and_links_name_their_target_offset() {
+        // bne x0, x0, +0x280: its instruction bits, kept, would read as a link for page offset
+        // 0x400 (raw >> 17 == 0x1400).
+        let bne = 0x2800_1063;
+        assert_eq!(decode(bne).op, Op::Bne);
+        let ram = words(&[ADDI, bne, ADDI, JALR]);
+        let (mut c, mut a) = (BlockCache::new(), new_arena());
+        let b = c.build(&mut a, &ram, 0).unwrap();
+        let end = (b.start + b.len) as usize;
+        for k in [b.start as usize + 1, b.start as usize + 3, end] {
+            assert!((0..4096).all(|po| link_target(&a[k], po).is_none()), "entry {k} starts linked");
+        }
+        set_link(&mut a[end], 0x10, 77);
+        assert_eq!(link_target(&a[end], 0x10), Some(77));
+        // A JALR that now goes elsewhere in the page misses.
+        set_link(&mut a[b.start as usize + 3], 0x10, 77);
+        assert_eq!(link_target(&a[b.start as usize + 3], 0x14), None);
+        assert_eq!(rest_of_block(&a, b.start + 1), b.len - 1);
     }
 
     #[test]

@@ -19,7 +19,9 @@
 //! instructions and through MMIO accesses (a control transfer follows soon), and the global
 //! enables only through privileged instructions and traps.
 
-use crate::blocks::{new_arena, op, Arena, BlockCache, BlockRef, ARENA};
+use crate::blocks::{
+    link_target, new_arena, op, rest_of_block, set_link, Arena, BlockCache, BlockRef, ARENA, MAX_BLOCK,
+};
 use crate::decode::{decode, Insn, Op};
 use crate::hart::{Bus, Exception, Exit, Hart};
 
@@ -44,9 +46,8 @@ enum BlockEnd {
     Next(u64),
     /// The instruction at `pc` raised `e`.
     Fault { pc: u64, e: Exception },
-    /// The instruction at `pc` is left to [`Hart::execute`]; `k` is the arena index after it
-    /// and `rest` the number of instructions after it in its block (and the budget).
-    Slow { k: u32, rest: u32, pc: u64 },
+    /// The instruction at `pc` is left to [`Hart::execute`]; `k` is the arena index after it.
+    Slow { k: u32, pc: u64 },
 }
 
 /// Whether `op` may change translation, privilege, interrupt state or the counters, or wait:
@@ -150,7 +151,7 @@ impl Hart {
                     // Less budget than the block: its first instruction alone, through the
                     // reference implementation (the end of a run, not the common case).
                     left -= 1;
-                    BlockEnd::Slow { k: block.start + 1, rest: 0, pc }
+                    BlockEnd::Slow { k: block.start + 1, pc }
                 };
                 match end {
                     BlockEnd::Next(next) => {
@@ -169,7 +170,7 @@ impl Hart {
                         pc = fault_pc;
                         trap!(e, 0)
                     }
-                    BlockEnd::Slow { k, rest, pc: slow_pc } => {
+                    BlockEnd::Slow { k, pc: slow_pc } => {
                         // Through the reference implementation, which reads pc and possibly
                         // instret, and may change both.
                         pc = slow_pc;
@@ -185,6 +186,7 @@ impl Hart {
                                 if !is_privileged(i.op) && pc == next {
                                     // Went on in line (FP, AMO, division...): the rest of the
                                     // block follows.
+                                    let rest = rest_of_block(arena, k);
                                     if rest == 0 || left == 0 {
                                         continue 'blocks;
                                     }
@@ -225,7 +227,7 @@ impl Hart {
     /// function with few live values, so they stay in registers; pc is not one of them:
     /// every decoded instruction knows its offset in the page.
     #[inline(never)]
-    fn run_blocks<B: Bus>(&mut self, bus: &mut B, arena: &Arena, block: BlockRef, cur: &mut Cursor) -> BlockEnd {
+    fn run_blocks<B: Bus>(&mut self, bus: &mut B, arena: &mut Arena, block: BlockRef, cur: &mut Cursor) -> BlockEnd {
         // Writes rd: never 0, the block builder points writes to x0 at the register file's
         // sink ([`crate::regs`]).
         macro_rules! wr {
@@ -242,7 +244,6 @@ impl Hart {
         // instruction that left).
         let mut budget = cur.left;
         let mut start = block.start;
-        let mut end = start + block.len;
         let mut k = start;
         // Leaves with `$end`, charging the block and saving the window.
         macro_rules! leave {
@@ -252,8 +253,9 @@ impl Hart {
             }};
         }
         loop {
-            // The pc after the block: where its last instruction falls through or jumps to.
-            let pc = 'block: {
+            // The pc after the block (where its last instruction falls through or jumps to), and
+            // the arena index of the entry that left it (which holds the block link).
+            let (pc, exit) = 'block: {
                 loop {
                     // A reference, not a copy: each arm reads only the fields it uses (a copy
                     // made Cranelift load all seven before every dispatch).
@@ -298,7 +300,7 @@ impl Hart {
                     macro_rules! branch {
                         ($cond:expr) => {
                             if $cond {
-                                break 'block pc!().wrapping_add(imm!());
+                                break 'block (pc!().wrapping_add(imm!()), k - 1);
                             }
                         };
                     }
@@ -311,14 +313,14 @@ impl Hart {
                             // A JAL the block builder followed has its target next in the block;
                             // otherwise it is the last.
                             if arena[k as usize & (ARENA - 1)].op == Op::End {
-                                break 'block pc!().wrapping_add(imm!());
+                                break 'block (pc!().wrapping_add(imm!()), k - 1);
                             }
                         }
                         Op::Jalr => {
                             // The target before the link: rd may be rs1.
                             let target = x1!().wrapping_add(imm!()) & !1;
                             wr!(i.rd, pc!().wrapping_add(i.len as u64));
-                            break 'block target;
+                            break 'block (target, k - 1);
                         }
                         Op::Beq => branch!(x1!() == x2!()),
                         Op::Bne => branch!(x1!() != x2!()),
@@ -425,24 +427,33 @@ impl Hart {
                         | Op::Fsw
                         | Op::Fsd
                         | Op::Fp => {
-                            leave!(BlockEnd::Slow { k, rest: end - k, pc: pc!() })
+                            leave!(BlockEnd::Slow { k, pc: pc!() })
                         }
                         Op::End => {
                             // Fell off the end of the block: not an instruction.
                             k -= 1;
-                            break 'block vbase + i.po as u64;
+                            break 'block (vbase + i.po as u64, k);
                         }
                     }
                 }
             };
             budget -= u64::from(k - start);
             start = k;
-            // The next block, if it is at hand.
-            if budget == 0 || self.csr.mip & self.csr.mie != 0 {
+            // The next block: linked from the exit when it is in the same page (no lookup),
+            // and otherwise looked up, if it is at hand.
+            let mut po = pc.wrapping_sub(vbase);
+            let irq = self.csr.mip & self.csr.mie != 0;
+            if po < 4096 && budget >= MAX_BLOCK as u64 && !irq {
+                if let Some(next) = link_target(&arena[exit as usize & (ARENA - 1)], po) {
+                    (start, k) = (next, next);
+                    continue;
+                }
+            }
+            if budget == 0 || irq {
                 leave!(BlockEnd::Next(pc));
             }
-            let mut po = pc.wrapping_sub(vbase);
-            if po >= 4096 {
+            let same_page = po < 4096;
+            if !same_page {
                 // Another page: through the fetch TLB (translation and privilege are what they
                 // were when the window was made, so its entries still apply).
                 match self.fetch_page_cached(pc) {
@@ -458,7 +469,10 @@ impl Hart {
             if u64::from(b.len) > budget {
                 leave!(BlockEnd::Next(pc));
             }
-            (start, end, k) = (b.start, b.start + b.len, b.start);
+            if same_page {
+                set_link(&mut arena[exit as usize & (ARENA - 1)], po, b.start);
+            }
+            (start, k) = (b.start, b.start);
         }
     }
 
