@@ -236,6 +236,10 @@ impl Hart {
                 self.x.set($rd, v);
             }};
         }
+        // Guest RAM and the load/store TLB tag bits, in locals: neither changes while blocks
+        // run (privileged instructions and traps leave this function).
+        let mut pages = bus.ram().pages_mut();
+        let ls_tag = self.ls_tag;
         let mut vbase = cur.vbase;
         let mut win_ram = cur.ram;
         // Blocks run only whole within the budget (the caller and the chain below check), so
@@ -281,20 +285,35 @@ impl Hart {
                             self.x.get(i.rs2)
                         };
                     }
+                    // TLB hits go to `pages` directly; misses through the bus, which `pages`
+                    // borrows from, so it is taken again after them.
                     macro_rules! load {
-                        ($size:expr) => {
-                            match self.load(bus, x1!().wrapping_add(imm!()), $size) {
-                                Ok(v) => v,
-                                Err(e) => leave!(BlockEnd::Fault { pc: pc!(), e }),
+                        ($size:expr) => {{
+                            let a = x1!().wrapping_add(imm!());
+                            match self.load_hit(pages, ls_tag, a, $size) {
+                                Some(v) => v,
+                                None => {
+                                    let r = self.load_slow(bus, a, $size);
+                                    pages = bus.ram().pages_mut();
+                                    match r {
+                                        Ok(v) => v,
+                                        Err(e) => leave!(BlockEnd::Fault { pc: pc!(), e }),
+                                    }
+                                }
                             }
-                        };
+                        }};
                     }
                     macro_rules! store {
-                        ($size:expr) => {
-                            if let Err(e) = self.store(bus, x1!().wrapping_add(imm!()), $size, x2!()) {
-                                leave!(BlockEnd::Fault { pc: pc!(), e })
+                        ($size:expr) => {{
+                            let a = x1!().wrapping_add(imm!());
+                            if !self.store_hit(pages, ls_tag, a, $size, x2!()) {
+                                let r = self.store_slow(bus, a, $size, x2!());
+                                pages = bus.ram().pages_mut();
+                                if let Err(e) = r {
+                                    leave!(BlockEnd::Fault { pc: pc!(), e })
+                                }
                             }
-                        };
+                        }};
                     }
                     // A taken branch leaves the block; the block goes on after one not taken.
                     macro_rules! branch {

@@ -249,16 +249,41 @@ impl Hart {
     /// environment supports them), split at page boundaries.
     #[inline(always)]
     pub fn load<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8) -> Result<u64, Exception> {
-        let e = self.tlb.read[tlb_index(vaddr)];
-        if e.tag == access_tag(vaddr, size, self.ls_tag) {
-            if let Some(page) = bus.ram().pages().get(e.page) {
-                return Ok(read_aligned(page, vaddr, size));
-            }
+        match self.load_hit(bus.ram().pages(), self.ls_tag, vaddr, size) {
+            Some(v) => Ok(v),
+            None => self.load_slow(bus, vaddr, size),
         }
-        self.load_slow(bus, vaddr, size)
     }
 
-    fn load_slow<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8) -> Result<u64, Exception> {
+    /// A load the TLB has the RAM page for, aligned: [`Hart::load`]'s fast path, for callers
+    /// that hold guest RAM's pages and [`Hart::ls_tag`] in locals (the interpreter loop).
+    /// None: take [`Hart::load_slow`].
+    #[inline(always)]
+    pub(crate) fn load_hit(&self, pages: &[[u8; 4096]], ls_tag: u64, vaddr: u64, size: u8) -> Option<u64> {
+        let e = self.tlb.read[tlb_index(vaddr)];
+        if e.tag != access_tag(vaddr, size, ls_tag) {
+            return None;
+        }
+        pages.get(e.page).map(|page| read_aligned(page, vaddr, size))
+    }
+
+    /// The same for a store: whether it was done.
+    #[inline(always)]
+    pub(crate) fn store_hit(&self, pages: &mut [[u8; 4096]], ls_tag: u64, vaddr: u64, size: u8, v: u64) -> bool {
+        let e = self.tlb.write[tlb_index(vaddr)];
+        if e.tag != access_tag(vaddr, size, ls_tag) {
+            return false;
+        }
+        match pages.get_mut(e.page) {
+            Some(page) => {
+                write_aligned(page, vaddr, size, v);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn load_slow<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8) -> Result<u64, Exception> {
         if (vaddr & 0xfff) + size as u64 > 4096 {
             let mut v = 0u64;
             for k in 0..size as u64 {
@@ -278,17 +303,13 @@ impl Hart {
 
     #[inline(always)]
     pub fn store<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8, v: u64) -> Result<(), Exception> {
-        let e = self.tlb.write[tlb_index(vaddr)];
-        if e.tag == access_tag(vaddr, size, self.ls_tag) {
-            if let Some(page) = bus.ram().pages_mut().get_mut(e.page) {
-                write_aligned(page, vaddr, size, v);
-                return Ok(());
-            }
+        if self.store_hit(bus.ram().pages_mut(), self.ls_tag, vaddr, size, v) {
+            return Ok(());
         }
         self.store_slow(bus, vaddr, size, v)
     }
 
-    fn store_slow<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8, v: u64) -> Result<(), Exception> {
+    pub(crate) fn store_slow<B: Bus>(&mut self, bus: &mut B, vaddr: u64, size: u8, v: u64) -> Result<(), Exception> {
         if (vaddr & 0xfff) + size as u64 > 4096 {
             // Check both pages before writing anything, so a fault leaves memory unchanged.
             let last = vaddr.wrapping_add(size as u64 - 1);
