@@ -151,7 +151,7 @@ fn sink_x0_writes(insn: &mut Insn) {
         insn.raw = 0;
     }
     let rotate = matches!(insn.op, Op::RotR | Op::RotL | Op::RotRw | Op::RotLw);
-    if !rotate && !(Op::Lui as u8..=Op::Remuw as u8).contains(&(insn.op as u8)) {
+    if !rotate && insn.op != Op::LdLd && !(Op::Lui as u8..=Op::Remuw as u8).contains(&(insn.op as u8)) {
         return;
     }
     if insn.rd == 0 {
@@ -199,6 +199,20 @@ pub(crate) fn rest_of_block(arena: &Arena, k: u32) -> u32 {
         n += 1;
     }
     n
+}
+
+/// Marks each LD followed by an LD, and each SD followed by an SD ([`Op::LdLd`], [`Op::SdSd`]).
+/// In a run of three the first two pair up and the third stays single; blocks are entered only
+/// at their start or after an instruction that ran alone, so marks on the second of a pair are
+/// never read.
+fn fuse_pairs(ops: &mut [Insn]) {
+    for at in 0..ops.len().saturating_sub(1) {
+        match (ops[at].op, ops[at + 1].op) {
+            (Op::Ld, Op::Ld) => ops[at].op = Op::LdLd,
+            (Op::Sd, Op::Sd) => ops[at].op = Op::SdSd,
+            _ => {}
+        }
+    }
 }
 
 impl Default for BlockCache {
@@ -284,6 +298,7 @@ impl BlockCache {
             return None;
         }
         fuse_rotates(&mut arena[start..self.used]);
+        fuse_pairs(&mut arena[start..self.used]);
         arena[start..self.used].iter_mut().for_each(sink_x0_writes);
         // The fall-through pc, as an offset from the page (4096 at its end).
         arena[self.used] = end_marker((at - (off & !0xfff)) as u16);

@@ -103,6 +103,12 @@ pub enum Op {
     RotL,
     RotRw,
     RotLw,
+    /// Never produced by [`decode`]: an LD (LdLd) or SD (SdSd) followed by another, marked by
+    /// the block builder so the interpreter does both in one dispatch (saving and restoring
+    /// registers in prologues and epilogues are a sixth of a shell's instructions). The fields
+    /// are the first instruction's; the second stays in place.
+    LdLd,
+    SdSd,
     /// Never produced by [`decode`]: the entry after a block's last instruction in the block
     /// arena ([`crate::blocks`]), so the interpreter needs no end test per instruction. `po` is
     /// the offset of the fall-through pc from the block's page (up to 4098).

@@ -306,7 +306,7 @@ impl Hart {
                 let v = self.load(bus, x1.wrapping_add(imm), 4)? as i32 as u64;
                 self.rd(rd, v)
             }
-            Op::Ld => {
+            Op::Ld | Op::LdLd => {
                 let v = self.load(bus, x1.wrapping_add(imm), 8)?;
                 self.rd(rd, v)
             }
@@ -325,7 +325,7 @@ impl Hart {
             Op::Sb => self.store(bus, x1.wrapping_add(imm), 1, x2)?,
             Op::Sh => self.store(bus, x1.wrapping_add(imm), 2, x2)?,
             Op::Sw => self.store(bus, x1.wrapping_add(imm), 4, x2)?,
-            Op::Sd => self.store(bus, x1.wrapping_add(imm), 8, x2)?,
+            Op::Sd | Op::SdSd => self.store(bus, x1.wrapping_add(imm), 8, x2)?,
             Op::Addi => self.rd(rd, x1.wrapping_add(imm)),
             Op::Slti => self.rd(rd, ((x1 as i64) < (imm as i64)) as u64),
             Op::Sltiu => self.rd(rd, (x1 < imm) as u64),

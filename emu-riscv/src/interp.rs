@@ -286,10 +286,10 @@ impl Hart {
                         };
                     }
                     // TLB hits go to `pages` directly; misses through the bus, which `pages`
-                    // borrows from, so it is taken again after them.
+                    // borrows from, so it is taken again after them. `$i` is the instruction.
                     macro_rules! load {
-                        ($size:expr) => {{
-                            let a = x1!().wrapping_add(imm!());
+                        ($i:expr, $size:expr) => {{
+                            let a = self.x.get($i.rs1).wrapping_add($i.imm as i64 as u64);
                             match self.load_hit(pages, ls_tag, a, $size) {
                                 Some(v) => v,
                                 None => {
@@ -297,23 +297,30 @@ impl Hart {
                                     pages = bus.ram().pages_mut();
                                     match r {
                                         Ok(v) => v,
-                                        Err(e) => leave!(BlockEnd::Fault { pc: pc!(), e }),
+                                        Err(e) => leave!(BlockEnd::Fault { pc: vbase + $i.po as u64, e }),
                                     }
                                 }
                             }
                         }};
+                        ($size:expr) => {
+                            load!(i, $size)
+                        };
                     }
                     macro_rules! store {
-                        ($size:expr) => {{
-                            let a = x1!().wrapping_add(imm!());
-                            if !self.store_hit(pages, ls_tag, a, $size, x2!()) {
-                                let r = self.store_slow(bus, a, $size, x2!());
+                        ($i:expr, $size:expr) => {{
+                            let a = self.x.get($i.rs1).wrapping_add($i.imm as i64 as u64);
+                            let v = self.x.get($i.rs2);
+                            if !self.store_hit(pages, ls_tag, a, $size, v) {
+                                let r = self.store_slow(bus, a, $size, v);
                                 pages = bus.ram().pages_mut();
                                 if let Err(e) = r {
-                                    leave!(BlockEnd::Fault { pc: pc!(), e })
+                                    leave!(BlockEnd::Fault { pc: vbase + $i.po as u64, e })
                                 }
                             }
                         }};
+                        ($size:expr) => {
+                            store!(i, $size)
+                        };
                     }
                     // A taken branch leaves the block; the block goes on after one not taken.
                     macro_rules! branch {
@@ -358,6 +365,20 @@ impl Hart {
                         Op::Sh => store!(2),
                         Op::Sw => store!(4),
                         Op::Sd => store!(8),
+                        // A pair ([`crate::blocks`]): the second is the next entry. A fault in
+                        // the second leaves the first done, as when they run apart.
+                        Op::LdLd => {
+                            wr!(i.rd, load!(8));
+                            let j = &arena[k as usize & (ARENA - 1)];
+                            k += 1;
+                            wr!(j.rd, load!(j, 8));
+                        }
+                        Op::SdSd => {
+                            store!(8);
+                            let j = &arena[k as usize & (ARENA - 1)];
+                            k += 1;
+                            store!(j, 8);
+                        }
                         Op::Slti => wr!(i.rd, ((x1!() as i64) < (imm!() as i64)) as u64),
                         Op::Sltiu => wr!(i.rd, (x1!() < imm!()) as u64),
                         Op::Xori => wr!(i.rd, x1!() ^ imm!()),
