@@ -21,6 +21,7 @@ pub use host::{FakeHost, Host, StdHost};
 pub use kernel_log::KernelLog;
 pub use mmio::{DevCtx, MmioDevice};
 pub use ram::GuestRam;
+pub mod bench_run;
 pub mod bundle;
 pub mod exit_status;
 pub mod preinit;
