@@ -17,6 +17,10 @@
 //! from disk by DMA, copied on write), and the `riscv_flush_icache` system call for JITs.
 //! Dropping is O(1): blocks carry the epoch they were decoded in and the arena is reused.
 //!
+//! The builder also fuses idioms into single dispatches (rotates written as shifts, LD and SD
+//! pairs), points writes to x0 at the register file's sink ([`crate::regs`]), and clears the
+//! link of every exit ([`link_target`]).
+//!
 //! Blocks live in one arena, allocated in order and all freed at once when it fills (or on a
 //! flush), which keeps a block's instructions contiguous and the cache free of per-block heap
 //! allocations. The arena is a separate value ([`new_arena`]) that the interpreter holds apart

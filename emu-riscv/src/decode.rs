@@ -129,7 +129,8 @@ pub struct Insn {
     /// instructions pack densely in the hart's decode cache.
     pub imm: i32,
     /// The instruction bits (16 of them when compressed): the trap value of an illegal
-    /// instruction, and the input of the FP unit.
+    /// instruction, and the input of the FP unit. In the block arena, control transfers (which
+    /// need neither) hold their block link here instead ([`crate::blocks::link_target`]).
     pub raw: u32,
     /// The instruction's offset in its page, set by the block builder (0 from [`decode`]): the
     /// interpreter derives pc from it instead of carrying pc from instruction to instruction.

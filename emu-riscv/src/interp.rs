@@ -6,8 +6,9 @@
 //! with the TLB).
 //!
 //! Decode: instructions run from decoded blocks ([`crate::blocks`]), looked up by RAM offset once
-//! per block; inside a block the loop only steps through the decoded array. FENCE.I drops
-//! every block.
+//! per block, or followed through the link the exit left when the next block is in the same
+//! page; inside a block the loop only steps through the decoded array. FENCE.I drops every
+//! block.
 //!
 //! Dispatch: the unprivileged integer instructions (RV64IM without FENCE/ECALL/EBREAK) run
 //! here with pc in a local; everything else goes through [`Hart::execute`], which implements
