@@ -40,6 +40,14 @@ struct Cursor {
     ram: usize,
 }
 
+/// The arena entry at byte offset `kb` (index * 16).
+#[inline(always)]
+fn at(arena: &Arena, kb: u32) -> &crate::decode::Insn {
+    &arena[(kb >> 4) as usize & (ARENA - 1)]
+}
+
+const _: () = assert!(std::mem::size_of::<crate::decode::Insn>() == 16);
+
 /// How [`Hart::run_blocks`] stopped.
 enum BlockEnd {
     /// At the end of a block, or after a control transfer, with no next block at hand: the
@@ -248,12 +256,14 @@ impl Hart {
         // charged when a block is left, with what ran (`k - start`, `k` being past the
         // instruction that left).
         let mut budget = cur.left;
-        let mut start = block.start;
+        // `k` and `start` are byte offsets into the arena (index * 16): the entry's address
+        // is then one mask away, with no scaling on every dispatch.
+        let mut start = block.start << 4;
         let mut k = start;
         // Leaves with `$end`, charging the block and saving the window.
         macro_rules! leave {
             ($end:expr) => {{
-                *cur = Cursor { left: budget - u64::from(k - start), vbase, ram: win_ram };
+                *cur = Cursor { left: budget - u64::from((k - start) >> 4), vbase, ram: win_ram };
                 return $end;
             }};
         }
@@ -264,8 +274,8 @@ impl Hart {
                 loop {
                     // A reference, not a copy: each arm reads only the fields it uses (a copy
                     // made Cranelift load all seven before every dispatch).
-                    let i = &arena[k as usize & (ARENA - 1)];
-                    k += 1;
+                    let i = at(arena, k);
+                    k += 16;
                     macro_rules! x1 {
                         () => {
                             self.x.get(i.rs1)
@@ -327,7 +337,7 @@ impl Hart {
                     macro_rules! branch {
                         ($cond:expr) => {
                             if $cond {
-                                break 'block (pc!().wrapping_add(imm!()), k - 1);
+                                break 'block (pc!().wrapping_add(imm!()), k - 16);
                             }
                         };
                     }
@@ -339,15 +349,15 @@ impl Hart {
                             wr!(i.rd, pc!().wrapping_add(i.len as u64));
                             // A JAL the block builder followed has its target next in the block;
                             // otherwise it is the last.
-                            if arena[k as usize & (ARENA - 1)].op == Op::End {
-                                break 'block (pc!().wrapping_add(imm!()), k - 1);
+                            if at(arena, k).op == Op::End {
+                                break 'block (pc!().wrapping_add(imm!()), k - 16);
                             }
                         }
                         Op::Jalr => {
                             // The target before the link: rd may be rs1.
                             let target = x1!().wrapping_add(imm!()) & !1;
                             wr!(i.rd, pc!().wrapping_add(i.len as u64));
-                            break 'block (target, k - 1);
+                            break 'block (target, k - 16);
                         }
                         Op::Beq => branch!(x1!() == x2!()),
                         Op::Bne => branch!(x1!() != x2!()),
@@ -370,14 +380,14 @@ impl Hart {
                         // the second leaves the first done, as when they run apart.
                         Op::LdLd => {
                             wr!(i.rd, load!(8));
-                            let j = &arena[k as usize & (ARENA - 1)];
-                            k += 1;
+                            let j = at(arena, k);
+                            k += 16;
                             wr!(j.rd, load!(j, 8));
                         }
                         Op::SdSd => {
                             store!(8);
-                            let j = &arena[k as usize & (ARENA - 1)];
-                            k += 1;
+                            let j = at(arena, k);
+                            k += 16;
                             store!(j, 8);
                         }
                         Op::Slti => wr!(i.rd, ((x1!() as i64) < (imm!() as i64)) as u64),
@@ -427,7 +437,7 @@ impl Hart {
                             wr!(i.rd, a);
                             wr!(i.rs2, b);
                             wr!(i.rs3, a | b);
-                            k += 2;
+                            k += 32;
                         }
                         Op::Mulw => wr!(i.rd, (x1!() as i32).wrapping_mul(x2!() as i32) as i64 as u64),
                         // Listed rather than `_`, so the jump table covers every operation and the
@@ -468,25 +478,25 @@ impl Hart {
                         | Op::Fsw
                         | Op::Fsd
                         | Op::Fp => {
-                            leave!(BlockEnd::Slow { k, pc: pc!() })
+                            leave!(BlockEnd::Slow { k: k >> 4, pc: pc!() })
                         }
                         Op::End => {
                             // Fell off the end of the block: not an instruction.
-                            k -= 1;
+                            k -= 16;
                             break 'block (vbase + i.po as u64, k);
                         }
                     }
                 }
             };
-            budget -= u64::from(k - start);
+            budget -= u64::from((k - start) >> 4);
             start = k;
             // The next block: linked from the exit when it is in the same page (no lookup),
             // and otherwise looked up, if it is at hand.
             let mut po = pc.wrapping_sub(vbase);
             let irq = self.csr.mip & self.csr.mie != 0;
             if po < 4096 && budget >= MAX_BLOCK as u64 && !irq {
-                if let Some(next) = link_target(&arena[exit as usize & (ARENA - 1)], po) {
-                    (start, k) = (next, next);
+                if let Some(next) = link_target(at(arena, exit), po) {
+                    (start, k) = (next << 4, next << 4);
                     continue;
                 }
             }
@@ -511,9 +521,9 @@ impl Hart {
                 leave!(BlockEnd::Next(pc));
             }
             if same_page {
-                set_link(&mut arena[exit as usize & (ARENA - 1)], po, b.start);
+                set_link(&mut arena[(exit >> 4) as usize & (ARENA - 1)], po, b.start);
             }
-            (start, k) = (b.start, b.start);
+            (start, k) = (b.start << 4, b.start << 4);
         }
     }
 
