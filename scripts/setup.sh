@@ -16,10 +16,11 @@ for t in $targets; do
   fi
 done
 
-# Debian packages: the riscv64 cross linker, EROFS tools (tests), QEMU and OpenSBI (the
-# reference machines of tests/qemu), busybox (test images), a local registry (tests), cpio
-# (checks the initramfs writer), and the tools the image scripts use.
-packages="gcc-riscv64-linux-gnu erofs-utils qemu-system-misc qemu-system-x86 opensbi busybox-static
+# Debian packages: the riscv64 cross linker and gcc (both also assemble the bench programs),
+# EROFS tools (tests), QEMU and OpenSBI (the reference machines of tests/qemu), busybox (test
+# images), a local registry (tests), cpio (checks the initramfs writer), and the tools the
+# image scripts use.
+packages="gcc gcc-riscv64-linux-gnu erofs-utils qemu-system-misc qemu-system-x86 opensbi busybox-static
   docker-registry cpio curl xz-utils bc gpgv debian-archive-keyring dpkg"
 missing=""
 for p in $packages; do

@@ -1,18 +1,30 @@
-//! The fixed guest programs of the hart benches, each with a Rust model of its result, and
-//! the bare machine they run on: RAM only, the hart started in M-mode at [`BASE`].
+//! The fixed guest programs of the CPU benches, each with a Rust model of its result (one
+//! model serves an arch's program and its twin on the other arch), and the bare machines they
+//! run on:
+//! - riscv64: RAM only, the hart started in M-mode at the load address;
+//! - x86_64: RAM only, the CPU in 64-bit mode at CPL 0 with the low 32 MiB identity-mapped in
+//!   4 KiB pages (page tables built here), interrupts off.
 
-use crate::asm::{assemble, AsmError, BASE};
+use crate::asm::{assemble, Arch, AsmError};
 use emu_core::GuestRam;
 use emu_riscv::{Bus, Exit, Hart};
 use std::path::Path;
 
-/// RAM of the bare machine (programs/bench.h: RAM_TOP).
+/// RAM of the riscv64 machine (programs/riscv64/bench.h: RAM_TOP).
 pub const RAM_SIZE: usize = 16 << 20;
+/// RAM of the x86_64 machine, all of it identity-mapped.
+pub const X86_RAM_SIZE: usize = 32 << 20;
+/// The x86_64 machine's page tables: PML4, PDPT, PD, then the page tables.
+const X86_PML4: u64 = 0x1000;
+/// programs/x86_64/bench.h: STACK_TOP.
+const X86_STACK_TOP: u64 = 0x8_0000;
 /// The longest any program may run: far above what each needs, so a runaway is an error.
 const MAX_INSNS: u64 = 200_000_000;
 
-/// One benchmark program: a source in programs/, its -D overrides, and the a0 it must end with.
+/// One benchmark program: a source in programs/<arch>/, its -D overrides, and the result
+/// register (a0, RAX) it must end with.
 pub struct Program {
+    pub arch: Arch,
     /// The bench's name (also keeps builds with different defines apart).
     pub name: &'static str,
     pub source: &'static str,
@@ -20,7 +32,8 @@ pub struct Program {
     pub expected: u64,
 }
 
-/// RAM only: every other physical address is an access fault.
+/// RAM only: every other physical address is an access fault (riscv64) or reads as all ones
+/// (x86_64).
 pub struct RamBus {
     pub ram: GuestRam,
 }
@@ -37,15 +50,23 @@ impl Bus for RamBus {
     }
 }
 
+impl emu_x86::Bus for RamBus {
+    fn ram(&mut self) -> &mut GuestRam {
+        &mut self.ram
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
     Asm(#[from] AsmError),
     #[error("the image ({0} bytes) does not fit in RAM")]
     TooBig(usize),
-    #[error("{name} did not reach WFI within {MAX_INSNS} instructions (pc {pc:#x})")]
+    #[error("{name} did not stop within {MAX_INSNS} instructions (pc {pc:#x})")]
     Runaway { name: &'static str, pc: u64 },
-    #[error("{name} ended with a0 = {got:#x}, expected {want:#x}: the emulator computed it wrong")]
+    #[error("{name} stopped with {why} at pc {pc:#x}")]
+    Stopped { name: &'static str, why: String, pc: u64 },
+    #[error("{name} ended with {got:#x}, expected {want:#x}: the emulator computed it wrong")]
     Wrong { name: &'static str, got: u64, want: u64 },
 }
 
@@ -58,8 +79,13 @@ pub struct Loaded {
 
 impl Program {
     pub fn load(&self, out_dir: &Path) -> Result<Loaded, RunError> {
-        let image = assemble(self.source, self.name, &self.defines, out_dir)?;
-        if image.len() > RAM_SIZE {
+        let image = assemble(self.arch, self.source, self.name, &self.defines, out_dir)?;
+        let room = match self.arch {
+            Arch::Riscv64 => RAM_SIZE,
+            // The code starts at 1 MiB and must stay below the data areas at 2 MiB.
+            Arch::X86_64 => 1 << 20,
+        };
+        if image.len() > room {
             return Err(RunError::TooBig(image.len()));
         }
         Ok(Loaded { name: self.name, image, expected: self.expected })
@@ -69,10 +95,11 @@ impl Program {
 impl Loaded {
     /// A fresh hart at the entry point and fresh RAM holding the image.
     pub fn machine(&self) -> (Hart, RamBus) {
-        let mut bus = RamBus { ram: GuestRam::new(BASE, RAM_SIZE) };
-        bus.ram.write(BASE, &self.image).expect("checked in load");
+        let base = Arch::Riscv64.base();
+        let mut bus = RamBus { ram: GuestRam::new(base, RAM_SIZE) };
+        bus.ram.write(base, &self.image).expect("checked in load");
         let mut hart = Hart::new();
-        hart.pc = BASE;
+        hart.pc = base;
         (hart, bus)
     }
 
@@ -85,10 +112,57 @@ impl Loaded {
                 return Err(RunError::Runaway { name: self.name, pc: hart.pc });
             }
         }
-        if hart.x[10] != self.expected {
-            return Err(RunError::Wrong { name: self.name, got: hart.x[10], want: self.expected });
-        }
+        self.check(hart.x[10])?;
         Ok(hart.instret - start)
+    }
+
+    /// A fresh x86_64 CPU at the entry point and fresh RAM holding the image and the page
+    /// tables.
+    pub fn x86_machine(&self) -> (emu_x86::Cpu, RamBus) {
+        const P_W: u64 = 3;
+        let mut ram = GuestRam::new(0, X86_RAM_SIZE);
+        let pages = X86_RAM_SIZE as u64 / 4096;
+        let (pdpt, pd, pt) = (X86_PML4 + 0x1000, X86_PML4 + 0x2000, X86_PML4 + 0x3000);
+        ram.write_u64(X86_PML4, pdpt | P_W).expect("in RAM");
+        ram.write_u64(pdpt, pd | P_W).expect("in RAM");
+        for t in 0..pages / 512 {
+            ram.write_u64(pd + 8 * t, (pt + 4096 * t) | P_W).expect("in RAM");
+        }
+        for page in 0..pages {
+            ram.write_u64(pt + 8 * page, (page << 12) | P_W).expect("in RAM");
+        }
+        let base = Arch::X86_64.base();
+        ram.write(base, &self.image).expect("checked in load");
+        let mut cpu = emu_x86::Cpu::new(X86_RAM_SIZE as u64);
+        cpu.enter_long_mode(X86_PML4, 0x10, 0x18);
+        cpu.rip = base;
+        cpu.gpr[4] = X86_STACK_TOP;
+        (cpu, RamBus { ram })
+    }
+
+    /// Runs the program to its HLT on `cpu`/`bus`, checks RAX and returns the number of
+    /// instructions retired.
+    pub fn run_x86(&self, cpu: &mut emu_x86::Cpu, bus: &mut RamBus) -> Result<u64, RunError> {
+        let start = cpu.icount;
+        loop {
+            match cpu.run(bus, 1 << 20) {
+                emu_x86::Exit::Budget => {}
+                emu_x86::Exit::Halt | emu_x86::Exit::Dead => break,
+                why => return Err(RunError::Stopped { name: self.name, why: format!("{why:?}"), pc: cpu.rip }),
+            }
+            if cpu.icount - start > MAX_INSNS {
+                return Err(RunError::Runaway { name: self.name, pc: cpu.rip });
+            }
+        }
+        self.check(cpu.gpr[0])?;
+        Ok(cpu.icount - start)
+    }
+
+    fn check(&self, got: u64) -> Result<(), RunError> {
+        if got != self.expected {
+            return Err(RunError::Wrong { name: self.name, got, want: self.expected });
+        }
+        Ok(())
     }
 }
 
@@ -137,45 +211,29 @@ fn fib(n: u64) -> u64 {
     a
 }
 
-/// The hot-loop programs, sized to run a few million instructions each.
-pub fn all() -> Vec<Program> {
+/// The hot-loop programs for `arch`, sized to run a few million instructions each.
+pub fn all(arch: Arch) -> Vec<Program> {
     const ITERS: u64 = 200_000;
     const FIB_N: u64 = 24;
     const FP_REPS: u64 = 400;
     const FP_LEN: u64 = 512; // fp.S: LEN
     const SMC_ITERS: u64 = 100_000;
-    let mem = |name, pages: u64, reps: u64| Program {
-        name,
-        source: "mem",
-        defines: defines(&[("PAGES", pages), ("REPS", reps)]),
-        expected: pages * (reps * (reps - 1) / 2),
+    let program = |name, source, defines: Vec<String>, expected| Program { arch, name, source, defines, expected };
+    let mem = |name, pages: u64, reps: u64| {
+        program(name, "mem", defines(&[("PAGES", pages), ("REPS", reps)]), pages * (reps * (reps - 1) / 2))
     };
     vec![
-        Program { name: "alu", source: "alu", defines: defines(&[("ITERS", ITERS)]), expected: alu_model(ITERS) },
+        program("alu", "alu", defines(&[("ITERS", ITERS)]), alu_model(ITERS)),
         // 64 pages: every access hits the TLB after the first pass.
         mem("mem_tlb_hit", 64, 4096),
-        // 2048 pages over a 256-entry direct-mapped TLB: every access misses and walks.
+        // 2048 pages over a direct-mapped TLB (1024 entries on riscv64, 256 on x86_64): every
+        // access misses and walks.
         mem("mem_tlb_miss", 2048, 128),
-        Program {
-            name: "branchy",
-            source: "branchy",
-            defines: defines(&[("ITERS", ITERS)]),
-            expected: branchy_model(ITERS),
-        },
-        Program { name: "calls", source: "calls", defines: defines(&[("N", FIB_N)]), expected: fib(FIB_N) },
+        program("branchy", "branchy", defines(&[("ITERS", ITERS)]), branchy_model(ITERS)),
+        program("calls", "calls", defines(&[("N", FIB_N)]), fib(FIB_N)),
         // y[i] ends as REPS * 0.5 * i, exactly.
-        Program {
-            name: "fp",
-            source: "fp",
-            defines: defines(&[("REPS", FP_REPS)]),
-            expected: FP_REPS / 2 * (FP_LEN * (FP_LEN - 1) / 2),
-        },
-        Program {
-            name: "smc",
-            source: "smc",
-            defines: defines(&[("ITERS", SMC_ITERS)]),
-            expected: (1..=SMC_ITERS).map(|i| i & 0x7ff).sum(),
-        },
+        program("fp", "fp", defines(&[("REPS", FP_REPS)]), FP_REPS / 2 * (FP_LEN * (FP_LEN - 1) / 2)),
+        program("smc", "smc", defines(&[("ITERS", SMC_ITERS)]), (1..=SMC_ITERS).map(|i| i & 0x7ff).sum()),
     ]
 }
 
@@ -187,15 +245,27 @@ mod tests {
         std::env::temp_dir().join(format!("c2w-bench-programs-{}-{test}", std::process::id()))
     }
 
-    /// Every program runs to WFI with the result its model predicts, in a plausible number
-    /// of instructions.
+    /// Every program runs to its stop with the result its model predicts, in a plausible
+    /// number of instructions.
     #[test]
-    fn every_program_computes_its_model_result() {
-        let dir = out_dir("all");
-        for p in all() {
+    fn every_riscv64_program_computes_its_model_result() {
+        let dir = out_dir("riscv64");
+        for p in all(Arch::Riscv64) {
             let loaded = p.load(&dir).unwrap();
             let (mut hart, mut bus) = loaded.machine();
             let n = loaded.run(&mut hart, &mut bus).unwrap_or_else(|e| panic!("{e}"));
+            assert!(n > 500_000, "{} ran only {n} instructions", p.name);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn every_x86_64_program_computes_its_model_result() {
+        let dir = out_dir("x86_64");
+        for p in all(Arch::X86_64) {
+            let loaded = p.load(&dir).unwrap();
+            let (mut cpu, mut bus) = loaded.x86_machine();
+            let n = loaded.run_x86(&mut cpu, &mut bus).unwrap_or_else(|e| panic!("{e}"));
             assert!(n > 500_000, "{} ran only {n} instructions", p.name);
         }
         let _ = std::fs::remove_dir_all(&dir);
@@ -205,11 +275,19 @@ mod tests {
     #[test]
     fn a_wrong_result_is_an_error() {
         let dir = out_dir("wrong");
-        let mut p = all().remove(0);
-        p.defines = defines(&[("ITERS", 10)]);
-        let loaded = p.load(&dir).unwrap();
-        let (mut hart, mut bus) = loaded.machine();
-        assert!(matches!(loaded.run(&mut hart, &mut bus), Err(RunError::Wrong { .. })));
+        for arch in [Arch::Riscv64, Arch::X86_64] {
+            let mut p = all(arch).remove(0);
+            p.defines = defines(&[("ITERS", 10)]);
+            let loaded = p.load(&dir).unwrap();
+            let result = if arch == Arch::Riscv64 {
+                let (mut hart, mut bus) = loaded.machine();
+                loaded.run(&mut hart, &mut bus)
+            } else {
+                let (mut cpu, mut bus) = loaded.x86_machine();
+                loaded.run_x86(&mut cpu, &mut bus)
+            };
+            assert!(matches!(result, Err(RunError::Wrong { .. })), "{arch:?}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 
