@@ -226,8 +226,7 @@ pub fn all(arch: Arch) -> Vec<Program> {
         program("alu", "alu", defines(&[("ITERS", ITERS)]), alu_model(ITERS)),
         // 64 pages: every access hits the TLB after the first pass.
         mem("mem_tlb_hit", 64, 4096),
-        // 2048 pages over a direct-mapped TLB (1024 entries on riscv64, 256 on x86_64): every
-        // access misses and walks.
+        // 2048 pages over a 1024-entry direct-mapped TLB: every access misses and walks.
         mem("mem_tlb_miss", 2048, 128),
         program("branchy", "branchy", defines(&[("ITERS", ITERS)]), branchy_model(ITERS)),
         program("calls", "calls", defines(&[("N", FIB_N)]), fib(FIB_N)),

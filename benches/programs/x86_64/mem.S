@@ -1,7 +1,7 @@
 /* Memory-bound under paging: a load-add-store at the start of each of PAGES consecutive 4 KiB
- * pages from DATA, REPS times over. The emulator's TLB is direct-mapped with 256 entries per
- * access kind: PAGES=64 hits every time after the first pass, PAGES=2048 puts 8 pages on every
- * entry and misses (a page-table walk) on every access.
+ * pages from DATA, REPS times over. The emulator's TLB is direct-mapped with 1024 entries per
+ * access kind: PAGES=64 hits every time after the first pass, PAGES=2048 puts 2 pages on every
+ * entry, which a sweep alternates between: it misses (a page walk) on every access.
  * rax = the sum of every value read; page j is read as 0, 1, ..., REPS-1. */
 #include "bench.h"
 #ifndef PAGES
