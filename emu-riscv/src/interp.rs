@@ -23,6 +23,7 @@
 use crate::blocks::{
     link_target, new_arena, op, rest_of_block, set_link, Arena, BlockCache, BlockRef, ARENA, MAX_BLOCK,
 };
+use crate::csr::mstatus;
 use crate::decode::{decode, Insn, Op};
 use crate::hart::{Bus, Exception, Exit, Hart};
 
@@ -472,13 +473,39 @@ impl Hart {
                         | Op::ScW
                         | Op::LrD
                         | Op::ScD
-                        | Op::Amo
-                        | Op::Flw
-                        | Op::Fld
-                        | Op::Fsw
-                        | Op::Fsd
-                        | Op::Fp => {
+                        | Op::Amo => {
                             leave!(BlockEnd::Slow { k: k >> 4, pc: pc!() })
+                        }
+                        // FP loads and stores, and the FP unit: inline while the FPU is on
+                        // (otherwise the reference implementation raises the exception).
+                        Op::Fld | Op::Flw => {
+                            if self.csr.mstatus & mstatus::FS == 0 {
+                                leave!(BlockEnd::Slow { k: k >> 4, pc: pc!() })
+                            }
+                            // FLW NaN-boxes the single.
+                            let v = if i.op == Op::Fld { load!(8) } else { load!(4) | 0xffff_ffff_0000_0000 };
+                            self.f[(i.rd & 31) as usize] = v;
+                            self.csr.mstatus |= mstatus::FS_DIRTY;
+                        }
+                        Op::Fsd | Op::Fsw => {
+                            if self.csr.mstatus & mstatus::FS == 0 {
+                                leave!(BlockEnd::Slow { k: k >> 4, pc: pc!() })
+                            }
+                            let a = self.x.get(i.rs1).wrapping_add(imm!());
+                            let v = self.f[(i.rs2 & 31) as usize];
+                            let size = if i.op == Op::Fsd { 8 } else { 4 };
+                            if !self.store_hit(pages, ls_tag, a, size, v) {
+                                let r = self.store_slow(bus, a, size, v);
+                                pages = bus.ram().pages_mut();
+                                if let Err(e) = r {
+                                    leave!(BlockEnd::Fault { pc: pc!(), e })
+                                }
+                            }
+                        }
+                        Op::Fp => {
+                            if !self.fp_op(i.raw) {
+                                leave!(BlockEnd::Slow { k: k >> 4, pc: pc!() })
+                            }
                         }
                         Op::End => {
                             // Fell off the end of the block: not an instruction.
@@ -525,6 +552,22 @@ impl Hart {
             }
             (start, k) = (b.start << 4, b.start << 4);
         }
+    }
+
+    /// An OP-FP or fused multiply-add instruction, if the FPU is on and the encoding legal
+    /// (otherwise false, and nothing changed). Out of line: the FP unit is big.
+    #[inline(never)]
+    fn fp_op(&mut self, raw: u32) -> bool {
+        if self.csr.mstatus & mstatus::FS == 0 {
+            return false;
+        }
+        let x = self.x.arch_mut();
+        let done = crate::fpu::execute(raw, x, &mut self.f, &mut self.csr.fcsr).is_ok();
+        x[0] = 0;
+        if done {
+            self.csr.mstatus |= mstatus::FS_DIRTY;
+        }
+        done
     }
 
     /// Finds (or decodes) the block at pc through the TLB, and points the fetch window at pc's
