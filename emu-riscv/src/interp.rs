@@ -10,10 +10,11 @@
 //! page; inside a block the loop only steps through the decoded array. FENCE.I drops every
 //! block.
 //!
-//! Dispatch: the unprivileged integer instructions (RV64IM without FENCE/ECALL/EBREAK) run
-//! here with pc in a local; everything else goes through [`Hart::execute`], which implements
-//! every instruction and is the reference the fast paths here are tested against
-//! (`fast_paths_match_execute` below).
+//! Dispatch: the unprivileged integer instructions (RV64IM without FENCE/ECALL/EBREAK), and FP
+//! loads, stores and operations while the FPU is on, run here; everything else goes through
+//! [`Hart::execute`], which implements every instruction and is the reference the fast paths
+//! here are tested against (`fast_paths_match_execute` and `chained_blocks_match_single_steps`
+//! below).
 //!
 //! Interrupts are taken on entry, after control transfers, privileged instructions and traps,
 //! not before every instruction: mip and mie change only between runs, through privileged
