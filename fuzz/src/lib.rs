@@ -93,7 +93,9 @@ pub fn virtqueue(data: &[u8]) {
 pub fn p9(data: &[u8]) {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
     let root = ROOT.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("c2w-fuzz-p9-{}", std::process::id()));
+        let parent = std::env::temp_dir().join("c2w-fuzz-p9");
+        remove_dead_scratch(&parent);
+        let dir = parent.join(std::process::id().to_string());
         let _ = std::fs::create_dir_all(dir.join("sub"));
         let _ = std::fs::write(dir.join("file"), b"hello");
         dir
@@ -122,6 +124,22 @@ pub fn p9(data: &[u8]) {
             server.handle(&msg(body[0], u16::from_le_bytes([body[1], body[2]]), &[&body[3..]]), &mut resp);
         } else {
             server.handle(body, &mut resp);
+        }
+    }
+}
+
+/// Removes the scratch shares of fuzzing processes that are gone (a process cannot clean up
+/// after itself: libFuzzer ends it with `exit`). Each share is named by its process id; only
+/// where /proc tells which processes are alive.
+fn remove_dead_scratch(parent: &std::path::Path) {
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        if name.to_str().is_some_and(|pid| pid.parse::<u32>().is_ok() && !proc.join(pid).exists()) {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
@@ -157,7 +175,7 @@ impl emu_riscv::Bus for RvBus {
 }
 
 /// The RISC-V hart on random code: the input is RAM (code and data) and the first bytes pick
-/// the privilege, delegation, trap vectors and paging mode. A budget bounds the run.
+/// the privilege, delegation, trap vectors, paging mode and whether the FPU is on. A budget bounds the run.
 pub fn riscv_hart(data: &[u8]) {
     use emu_riscv::hart::{PRV_M, PRV_S, PRV_U};
     const BASE: u64 = 0x8000_0000;
@@ -174,6 +192,10 @@ pub fn riscv_hart(data: &[u8]) {
     if ctl & 8 != 0 {
         // Sv39 with the root table somewhere in RAM: random PTEs.
         hart.csr.satp = (8 << 60) | ((BASE >> 12) + (ctl >> 20) % 16);
+    }
+    if ctl & 16 != 0 {
+        // The FPU on, so FP instructions run instead of trapping.
+        hart.csr.mstatus |= emu_riscv::csr::mstatus::FS;
     }
     hart.set_priv([PRV_M, PRV_S, PRV_U, PRV_S][(ctl & 3) as usize]);
     let mut bus = RvBus(ram);
