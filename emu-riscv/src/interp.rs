@@ -724,6 +724,32 @@ mod tests {
         }
     }
 
+    /// A reset hart starts like a new one: registers, pc, counters and CSRs as new, and no
+    /// block decoded before the reset runs after it (the code under it changed, with no
+    /// FENCE.I).
+    #[test]
+    fn reset_gives_a_new_hart_without_old_blocks() {
+        let mut bus = RamBus { ram: GuestRam::new(BASE, 0x10000) };
+        let addi = |imm: i32| i_type(0x13, 0, 10, 10, imm); // addi a0, a0, imm
+        let program =
+            |imm| [addi(imm), addi(imm), 0x0000_006f].iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>();
+        bus.ram.write(CODE, &program(1)).unwrap();
+        let mut h = Hart::new();
+        h.pc = CODE;
+        h.csr.mscratch = 7;
+        h.f[3] = 9;
+        assert_eq!(h.run(&mut bus, 100), Exit::Budget);
+        assert_eq!(h.x[10], 2, "the first program ran (then spun on its jal)");
+        bus.ram.write(CODE, &program(5)).unwrap();
+        let mut h = h.reset();
+        let new = Hart::new();
+        assert_eq!((h.x.clone(), h.f, h.pc, h.instret, h.prv), (new.x.clone(), new.f, new.pc, new.instret, new.prv));
+        assert_eq!(format!("{:?}", h.csr), format!("{:?}", new.csr));
+        h.pc = CODE;
+        assert_eq!(h.run(&mut bus, 100), Exit::Budget);
+        assert_eq!(h.x[10], 10, "the new code ran, not the blocks decoded before the reset");
+    }
+
     fn i_type(op: u32, f3: u32, rd: u32, rs1: u32, imm: i32) -> u32 {
         ((imm as u32) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
     }
