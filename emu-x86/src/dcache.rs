@@ -255,6 +255,15 @@ impl DecodeCache {
         self.links.fill([Link::default(); 2]);
     }
 
+    /// Back to the state [`DecodeCache::new`] gives: no blocks, no page known to hold code.
+    /// The arenas keep their old contents, which nothing reaches any more.
+    pub fn reset(&mut self) {
+        self.flush();
+        self.page_gen.fill(0);
+        self.code_bits.fill(0);
+        self.reference = false;
+    }
+
     /// Drops every block.
     pub fn flush(&mut self) {
         self.slots.fill([Slot::default(); 2]);

@@ -40,6 +40,33 @@ fn loop_sums_and_halts() {
     assert_eq!(cpu.icount, 2 + 300 + 1);
 }
 
+/// A reset CPU starts like a new one, and runs the code now in RAM rather than blocks decoded
+/// before the reset (the code changed behind its back, with nothing invalidated).
+#[test]
+fn reset_gives_a_new_cpu_without_old_blocks() {
+    let (mut cpu, mut bus) = machine();
+    let code = |v: u32| {
+        let mut a = CodeAssembler::new(64).unwrap();
+        a.mov(eax, v).unwrap();
+        a.hlt().unwrap();
+        a.assemble(CODE).unwrap()
+    };
+    bus.write(CODE, &code(1));
+    cpu.rip = CODE;
+    cpu.gpr[3] = 7;
+    assert_eq!(run_to_halt(&mut cpu, &mut bus), None);
+    assert_eq!(cpu.gpr[0], 1);
+    bus.write(CODE, &code(2));
+    let cpu = cpu.reset();
+    let new = Cpu::new(RAM as u64);
+    assert_eq!((cpu.gpr, cpu.rip, cpu.rflags(), cpu.icount), (new.gpr, new.rip, new.rflags(), new.icount));
+    assert_eq!((cpu.cr0, cpu.cr3, cpu.cr4, cpu.efer, cpu.halted), (new.cr0, new.cr3, new.cr4, new.efer, new.halted));
+    let mut cpu = long_mode(cpu);
+    cpu.rip = CODE;
+    assert_eq!(run_to_halt(&mut cpu, &mut bus), None);
+    assert_eq!(cpu.gpr[0], 2, "the new code ran, not the block decoded before the reset");
+}
+
 #[test]
 fn budget_is_exact() {
     let (mut cpu, mut bus) = machine();

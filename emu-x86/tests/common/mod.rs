@@ -152,13 +152,18 @@ pub fn machine() -> (Cpu, TestBus) {
         bus.ram.write_u64(IDT + 16 * v + 8, h >> 32).unwrap();
         bus.ram.write(h, &[0xf4]).unwrap();
     }
-    let mut cpu = Cpu::new(RAM as u64);
+    (long_mode(Cpu::new(RAM as u64)), bus)
+}
+
+/// `cpu` (new or reset) set up for the tables [`machine`] builds: 64-bit mode at CPL 0 with
+/// the GDT, IDT, TSS and kernel stack.
+pub fn long_mode(mut cpu: Cpu) -> Cpu {
     cpu.enter_long_mode(PML4, KERNEL_CS, KERNEL_DS);
     cpu.gdtr = emu_x86::TableReg { base: GDT, limit: 0x4f };
     cpu.idtr = emu_x86::TableReg { base: IDT, limit: 0xfff };
     cpu.tr = emu_x86::Segment { selector: 0x40, base: TSS, limit: 0x67, attr: 0x8b };
     cpu.gpr[4] = KSTACK_TOP;
-    (cpu, bus)
+    cpu
 }
 
 /// Runs until HLT; returns the exception vector if a handler stopped it, None if the code's
