@@ -73,8 +73,12 @@ pub(crate) struct BlockCache {
 /// it need no bounds check.
 pub(crate) type Arena = [Insn; ARENA];
 
+/// What fills arena entries no block has used: all zero bytes, so a snapshot of linear memory
+/// stores none of them.
+const UNUSED: Insn = Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, rs3: 0, len: 0, imm: 0, raw: 0, po: 0 };
+
 pub(crate) fn new_arena() -> Box<Arena> {
-    match vec![Insn::ILLEGAL; ARENA].into_boxed_slice().try_into() {
+    match vec![UNUSED; ARENA].into_boxed_slice().try_into() {
         Ok(arena) => arena,
         Err(_) => unreachable!("the vector has exactly ARENA entries"),
     }
@@ -339,7 +343,7 @@ impl BlockCache {
     /// not carry decoded instructions (they are rebuilt on demand).
     pub fn clear(&mut self, arena: &mut Arena) {
         self.slots.fill(Slot::default());
-        arena.fill(Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, rs3: 0, len: 0, imm: 0, raw: 0, po: 0 });
+        arena.fill(UNUSED);
         self.used = SCRATCH;
         self.epoch = 1 << 40;
     }
