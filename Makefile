@@ -70,9 +70,9 @@ test: build
 	if [ -x guest/kernel/check.sh ]; then guest/kernel/check.sh; fi
 	for t in tests/*.sh; do if [ -f "$$t" ]; then bash "$$t" || exit 1; fi; done
 	# Real userlands and guest faults, converted with c2w and run under wasmtime.
-	# debian.sh takes the arch (its default is riscv64): once for each arch this tree builds a VM for.
+	# debian.sh and node.sh take the arch: once for each arch this tree builds a VM for.
 	for t in tests/e2e/*.sh; do case $$t in */native-bundle.sh) ;; \
-	  */debian.sh) for a in $(ARCHES); do bash "$$t" $$a || exit 1; done ;; \
+	  */debian.sh | */node.sh) for a in $(ARCHES); do bash "$$t" $$a || exit 1; done ;; \
 	  *) bash "$$t" || exit 1 ;; esac; done
 	# The guest init on the committed kernels under QEMU, independent of c2w's emulators.
 	python3 tests/qemu/init_smoke.py --arch riscv64

@@ -7,79 +7,21 @@
 # The real flow (`c2w oci:DIR out.wasm`, then `wasmtime run out.wasm CMD`) is used when $C2W
 # (default target/release/c2w) exists; without it riscv64 boots the native VM
 # (target/release/c2w-vm-riscv64, or $E2E_VM) on a bundle made by native-bundle.sh.
-# Env: C2W, WASMTIME, E2E_VM, E2E_TIMEOUT (seconds a command, default 60).
+# Env: C2W, WASMTIME, E2E_VM, E2E_TIMEOUT (seconds a command, default 60). The set-up and
+# check helpers are in lib/debian-vm.sh, shared with node.sh.
 set -uo pipefail
 arch=${1:-riscv64}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-here="$repo/tests/e2e"
-C2W=${C2W:-$repo/target/release/c2w}
-WASMTIME=${WASMTIME:-wasmtime}
-timeout=${E2E_TIMEOUT:-60}
 work="$repo/target/e2e"
 mkdir -p "$work"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-export LC_ALL=C
 t0=$SECONDS
+# shellcheck source=lib/debian-vm.sh
+. "$repo/tests/e2e/lib/debian-vm.sh"
 
-layout="$work/debian-$arch.oci"
-"$repo/scripts/debian-image.sh" "$arch" "$layout" > /dev/null || { echo "FAIL image: debian-image.sh $arch"; exit 1; }
-echo "image: $layout ($(wc -l < "$layout/c2w-debian.packages") packages, $((SECONDS - t0)) s)"
-
-# The image's root as the host sees it, for host-side expectations: the one layer, unpacked.
-root="$tmp/root"
-mkdir -p "$root"
-layer=$(python3 -c 'import json,sys; d=sys.argv[1]; i=json.load(open(d+"/index.json")); m=json.load(open(d+"/blobs/"+i["manifests"][0]["digest"].replace(":","/"))); print(m["layers"][0]["digest"].replace(":","/"))' "$layout")
-tar -xzf "$layout/blobs/$layer" -C "$root"
-
-# vm CMD... runs CMD in the image with this script's stdin; its stdout, stderr and exit status
-# are the command's.
-t1=$SECONDS
-if [ -x "$C2W" ]; then
-  mode="c2w + wasmtime"
-  wasm="$work/debian-$arch.wasm"
-  if ! "$C2W" --target-arch "$arch" "oci:$layout" "$wasm" > "$tmp/convert.log" 2>&1; then
-    echo "FAIL convert: $C2W --target-arch $arch oci:$layout"
-    tail -n 20 "$tmp/convert.log"
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-  vm() { timeout "$timeout" "$WASMTIME" run "$wasm" "$@"; }
-elif [ "$arch" = riscv64 ]; then
-  mode="native VM (no $C2W yet)"
-  native=${E2E_VM:-$repo/target/release/c2w-vm-riscv64}
-  if [ -z "${E2E_VM:-}" ]; then
-    (cd "$repo" && nice cargo build -q --release -p emu-riscv --bin c2w-vm-riscv64) || { echo "FAIL build: c2w-vm-riscv64"; exit 1; }
-  fi
-  "$here/native-bundle.sh" "$root" "$tmp/bundle" '["/bin/bash"]' \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin || { echo "FAIL bundle"; exit 1; }
-  vm() { timeout "$timeout" "$native" --bundle "$tmp/bundle" -- "$@"; }
-else
-  echo "FAIL setup: no $C2W, and the native fallback is riscv64 only"
-  exit 1
-fi
-echo "runner: $mode (ready in $((SECONDS - t1)) s)"
-
-pass=0 fail=0
-# check NAME EXPECTED CMD...: PASS when CMD exits 0 and prints exactly EXPECTED (stdin: /dev/null
-# unless the caller redirects). With FIRST_LINE=1 only the first line of the output counts.
-check() {
-  local name=$1 want=$2 got rc s=$SECONDS
-  shift 2
-  got=$(vm "$@" 2> "$tmp/err")
-  rc=$?
-  [ "${FIRST_LINE:-}" = 1 ] && got=${got%%$'\n'*}
-  if [ $rc -eq 0 ] && [ "$got" = "$want" ]; then
-    pass=$((pass + 1))
-    echo "PASS $name ($((SECONDS - s)) s)"
-  else
-    fail=$((fail + 1))
-    echo "FAIL $name: exit $rc ($((SECONDS - s)) s)"
-    echo "  want: $(printf %q "$want")"
-    echo "  got:  $(printf %q "$got")"
-    [ -s "$tmp/err" ] && echo "  stderr: $(tail -c 600 "$tmp/err")"
-  fi
-}
+debian_image debian
+debian_runner debian
 
 check uname-m "$(case $arch in amd64) echo x86_64 ;; *) echo "$arch" ;; esac)" uname -m < /dev/null
 
@@ -118,6 +60,4 @@ if [ -e "$root/usr/bin/python3" ]; then
 fi
 check perl-float "3.1415926536" perl -e 'printf "%.10f\n", atan2(1,1)*4' < /dev/null
 
-echo "debian $arch on $mode: $((SECONDS - t0)) s in all"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+debian_done "debian $arch"
