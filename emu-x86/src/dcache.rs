@@ -368,7 +368,8 @@ mod tests {
     /// native x86_64 VM hung during boot).
     #[test]
     fn empty_decode_evicts_the_slot() {
-        let mut ram = vec![0x90u8; 3 * 4096]; // NOPs
+        // NOPs; enough pages that some offset shares the straddler's set.
+        let mut ram = vec![0x90u8; 256 * 4096];
         ram[4095] = 0x48; // a lone REX prefix at the end of page 0: straddles
         let straddle = 4095;
         let other = (4096..ram.len() - 64).find(|&o| DecodeCache::set(o) == DecodeCache::set(straddle)).unwrap();
@@ -387,7 +388,8 @@ mod tests {
     /// after its page changed replaces its stale copy instead of taking the other way.
     #[test]
     fn two_way_sets() {
-        let ram = vec![0xc3u8; 64 * 4096]; // RETs: one-instruction blocks
+        // RETs (one-instruction blocks); enough pages for three offsets in one set.
+        let ram = vec![0xc3u8; 256 * 4096];
         let mut dc = DecodeCache::new(ram.len() as u64);
         let same: Vec<usize> = (0..ram.len()).filter(|&o| DecodeCache::set(o) == DecodeCache::set(0)).take(3).collect();
         dc.decode(&ram, same[0], false);
