@@ -11,14 +11,8 @@
 # check helpers are in lib/debian-vm.sh, shared with node.sh.
 set -uo pipefail
 arch=${1:-riscv64}
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-work="$repo/target/e2e"
-mkdir -p "$work"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-t0=$SECONDS
 # shellcheck source=lib/debian-vm.sh
-. "$repo/tests/e2e/lib/debian-vm.sh"
+. "$(dirname "$0")/lib/debian-vm.sh"
 
 debian_image debian
 debian_runner debian

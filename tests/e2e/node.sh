@@ -8,14 +8,8 @@
 # Set-up and helpers: lib/debian-vm.sh (the same as debian.sh's).
 set -uo pipefail
 arch=${1:-amd64}
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-work="$repo/target/e2e"
-mkdir -p "$work"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-t0=$SECONDS
 # shellcheck source=lib/debian-vm.sh
-. "$repo/tests/e2e/lib/debian-vm.sh"
+. "$(dirname "$0")/lib/debian-vm.sh"
 
 debian_image node "base-files libc6 libc-bin bash dash coreutils nodejs"
 debian_runner node

@@ -1,5 +1,6 @@
 # Sourced by the end-to-end tests that run a Debian userland (debian.sh, node.sh); not a test
-# itself. The caller sets arch (riscv64 | amd64), repo, work and tmp. Provides:
+# itself. The caller sets arch (riscv64 | amd64). Sets repo, work (target/e2e), tmp (removed on
+# exit) and t0, and provides:
 #   debian_image NAME [PACKAGES]  builds $work/NAME-$arch.oci with scripts/debian-image.sh
 #                                 (PACKAGES replaces its default list) and unpacks the one layer
 #                                 to $root, for host-side expectations
@@ -12,6 +13,12 @@
 #   debian_done LABEL             prints the totals; its status is the verdict
 # Env: C2W, WASMTIME, E2E_VM, E2E_TIMEOUT (seconds a command, default 60).
 
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+work="$repo/target/e2e"
+mkdir -p "$work"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+t0=$SECONDS
 C2W=${C2W:-$repo/target/release/c2w}
 WASMTIME=${WASMTIME:-wasmtime}
 timeout=${E2E_TIMEOUT:-60}
