@@ -150,13 +150,13 @@ fn fuse_rotates(ops: &mut [Insn]) {
     }
 }
 
-/// Points writes to x0 at the register file's sink ([`crate::regs`]), so the interpreter
-/// writes destinations without testing for x0. Only for the RV64IM operations and the fused
-/// rotates (whose OR may write x0): for the others `rd` names an FP register or `rd == 0`
-/// means something (a CSR access that does not read).
-fn sink_x0_writes(insn: &mut Insn) {
+/// What every arena entry needs before the interpreter runs it: an exit starts unlinked
+/// ([`link_target`]), and writes to x0 go to the register file's sink ([`crate::regs`]), so
+/// the interpreter writes destinations without testing for x0. The sink only for the RV64IM
+/// operations, LD pairs and the fused rotates (whose OR may write x0): for the others `rd`
+/// names an FP register or `rd == 0` means something (a CSR access that does not read).
+fn finish_entry(insn: &mut Insn) {
     if is_control_transfer(insn.op) {
-        // No link yet (see [`link_target`]).
         insn.raw = 0;
     }
     let rotate = matches!(insn.op, Op::RotR | Op::RotL | Op::RotRw | Op::RotLw);
@@ -308,7 +308,7 @@ impl BlockCache {
         }
         fuse_rotates(&mut arena[start..self.used]);
         fuse_pairs(&mut arena[start..self.used]);
-        arena[start..self.used].iter_mut().for_each(sink_x0_writes);
+        arena[start..self.used].iter_mut().for_each(finish_entry);
         // The fall-through pc, as an offset from the page (4096 at its end).
         arena[self.used] = end_marker((at - (off & !0xfff)) as u16);
         self.used += 1;
@@ -324,7 +324,7 @@ impl BlockCache {
     /// one-instruction block.
     pub fn scratch(arena: &mut Arena, insn: Insn, po: u16) -> BlockRef {
         arena[0] = Insn { po, ..insn };
-        sink_x0_writes(&mut arena[0]);
+        finish_entry(&mut arena[0]);
         arena[1] = end_marker(po + insn.len as u16);
         BlockRef { start: 0, len: 1 }
     }

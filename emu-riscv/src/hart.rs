@@ -271,6 +271,23 @@ impl Hart {
         }
     }
 
+    /// An OP-FP or fused multiply-add instruction, if the FPU is on and the encoding legal
+    /// (otherwise false, and nothing changed). Out of line: the FP unit is big, and the block
+    /// loop calls this too.
+    #[inline(never)]
+    pub(crate) fn fp_op(&mut self, raw: u32) -> bool {
+        if self.csr.mstatus & mstatus::FS == 0 {
+            return false;
+        }
+        let x = self.x.arch_mut();
+        let done = crate::fpu::execute(raw, x, &mut self.f, &mut self.csr.fcsr).is_ok();
+        x[0] = 0;
+        if done {
+            self.csr.mstatus |= mstatus::FS_DIRTY;
+        }
+        done
+    }
+
     /// Executes one instruction (any instruction: the interpreter loop's fast paths must
     /// agree with this). Kept out of line so the loop's hot paths keep their registers.
     #[inline(never)]
@@ -514,14 +531,9 @@ impl Hart {
                 self.store(bus, x1.wrapping_add(imm), size, v)?;
             }
             Op::Fp => {
-                if self.csr.mstatus & mstatus::FS == 0 {
+                if !self.fp_op(i.raw) {
                     return Err(Exception::IllegalInstruction);
                 }
-                let x = self.x.arch_mut();
-                let done = crate::fpu::execute(i.raw, x, &mut self.f, &mut self.csr.fcsr);
-                x[0] = 0;
-                done.map_err(|_| Exception::IllegalInstruction)?;
-                self.csr.mstatus |= mstatus::FS_DIRTY;
             }
             // End is a block arena marker, never an instruction handed here.
             Op::Illegal | Op::End => return Err(Exception::IllegalInstruction),

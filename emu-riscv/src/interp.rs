@@ -48,6 +48,10 @@ fn at(arena: &Arena, kb: u32) -> &crate::decode::Insn {
     &arena[(kb >> 4) as usize & (ARENA - 1)]
 }
 
+fn at_mut(arena: &mut Arena, kb: u32) -> &mut crate::decode::Insn {
+    &mut arena[(kb >> 4) as usize & (ARENA - 1)]
+}
+
 const _: () = assert!(std::mem::size_of::<crate::decode::Insn>() == 16);
 
 /// How [`Hart::run_blocks`] stopped.
@@ -319,10 +323,11 @@ impl Hart {
                             load!(i, $size)
                         };
                     }
+                    // `$v` is the value (by default the instruction's rs2).
                     macro_rules! store {
-                        ($i:expr, $size:expr) => {{
+                        ($i:expr, $size:expr, $v:expr) => {{
                             let a = self.x.get($i.rs1).wrapping_add($i.imm as i64 as u64);
-                            let v = self.x.get($i.rs2);
+                            let v = $v;
                             if !self.store_hit(pages, ls_tag, a, $size, v) {
                                 let r = self.store_slow(bus, a, $size, v);
                                 pages = bus.ram().pages_mut();
@@ -331,6 +336,9 @@ impl Hart {
                                 }
                             }
                         }};
+                        ($i:expr, $size:expr) => {
+                            store!($i, $size, self.x.get($i.rs2))
+                        };
                         ($size:expr) => {
                             store!(i, $size)
                         };
@@ -492,16 +500,8 @@ impl Hart {
                             if self.csr.mstatus & mstatus::FS == 0 {
                                 leave!(BlockEnd::Slow { k: k >> 4, pc: pc!() })
                             }
-                            let a = self.x.get(i.rs1).wrapping_add(imm!());
-                            let v = self.f[(i.rs2 & 31) as usize];
                             let size = if i.op == Op::Fsd { 8 } else { 4 };
-                            if !self.store_hit(pages, ls_tag, a, size, v) {
-                                let r = self.store_slow(bus, a, size, v);
-                                pages = bus.ram().pages_mut();
-                                if let Err(e) = r {
-                                    leave!(BlockEnd::Fault { pc: pc!(), e })
-                                }
-                            }
+                            store!(i, size, self.f[(i.rs2 & 31) as usize]);
                         }
                         Op::Fp => {
                             if !self.fp_op(i.raw) {
@@ -549,26 +549,10 @@ impl Hart {
                 leave!(BlockEnd::Next(pc));
             }
             if same_page {
-                set_link(&mut arena[(exit >> 4) as usize & (ARENA - 1)], po, b.start);
+                set_link(at_mut(arena, exit), po, b.start);
             }
             (start, k) = (b.start << 4, b.start << 4);
         }
-    }
-
-    /// An OP-FP or fused multiply-add instruction, if the FPU is on and the encoding legal
-    /// (otherwise false, and nothing changed). Out of line: the FP unit is big.
-    #[inline(never)]
-    fn fp_op(&mut self, raw: u32) -> bool {
-        if self.csr.mstatus & mstatus::FS == 0 {
-            return false;
-        }
-        let x = self.x.arch_mut();
-        let done = crate::fpu::execute(raw, x, &mut self.f, &mut self.csr.fcsr).is_ok();
-        x[0] = 0;
-        if done {
-            self.csr.mstatus |= mstatus::FS_DIRTY;
-        }
-        done
     }
 
     /// Finds (or decodes) the block at pc through the TLB, and points the fetch window at pc's
