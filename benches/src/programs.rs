@@ -72,6 +72,7 @@ pub enum RunError {
 
 /// A program assembled and ready to run any number of times.
 pub struct Loaded {
+    pub arch: Arch,
     pub name: &'static str,
     image: Vec<u8>,
     expected: u64,
@@ -88,7 +89,7 @@ impl Program {
         if image.len() > room {
             return Err(RunError::TooBig(image.len()));
         }
-        Ok(Loaded { name: self.name, image, expected: self.expected })
+        Ok(Loaded { arch: self.arch, name: self.name, image, expected: self.expected })
     }
 }
 
@@ -156,6 +157,21 @@ impl Loaded {
         }
         self.check(cpu.gpr[0])?;
         Ok(cpu.icount - start)
+    }
+
+    /// Runs the program on a fresh machine of its arch: checks the result, returns the
+    /// instructions retired.
+    pub fn run_fresh(&self) -> Result<u64, RunError> {
+        match self.arch {
+            Arch::Riscv64 => {
+                let (mut hart, mut bus) = self.machine();
+                self.run(&mut hart, &mut bus)
+            }
+            Arch::X86_64 => {
+                let (mut cpu, mut bus) = self.x86_machine();
+                self.run_x86(&mut cpu, &mut bus)
+            }
+        }
     }
 
     fn check(&self, got: u64) -> Result<(), RunError> {
@@ -247,25 +263,11 @@ mod tests {
     /// Every program runs to its stop with the result its model predicts, in a plausible
     /// number of instructions.
     #[test]
-    fn every_riscv64_program_computes_its_model_result() {
-        let dir = out_dir("riscv64");
-        for p in all(Arch::Riscv64) {
-            let loaded = p.load(&dir).unwrap();
-            let (mut hart, mut bus) = loaded.machine();
-            let n = loaded.run(&mut hart, &mut bus).unwrap_or_else(|e| panic!("{e}"));
-            assert!(n > 500_000, "{} ran only {n} instructions", p.name);
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn every_x86_64_program_computes_its_model_result() {
-        let dir = out_dir("x86_64");
-        for p in all(Arch::X86_64) {
-            let loaded = p.load(&dir).unwrap();
-            let (mut cpu, mut bus) = loaded.x86_machine();
-            let n = loaded.run_x86(&mut cpu, &mut bus).unwrap_or_else(|e| panic!("{e}"));
-            assert!(n > 500_000, "{} ran only {n} instructions", p.name);
+    fn every_program_computes_its_model_result() {
+        let dir = out_dir("all");
+        for p in [Arch::Riscv64, Arch::X86_64].into_iter().flat_map(all) {
+            let n = p.load(&dir).unwrap().run_fresh().unwrap_or_else(|e| panic!("{e}"));
+            assert!(n > 500_000, "{} {} ran only {n} instructions", p.arch.name(), p.name);
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -277,15 +279,7 @@ mod tests {
         for arch in [Arch::Riscv64, Arch::X86_64] {
             let mut p = all(arch).remove(0);
             p.defines = defines(&[("ITERS", 10)]);
-            let loaded = p.load(&dir).unwrap();
-            let result = if arch == Arch::Riscv64 {
-                let (mut hart, mut bus) = loaded.machine();
-                loaded.run(&mut hart, &mut bus)
-            } else {
-                let (mut cpu, mut bus) = loaded.x86_machine();
-                loaded.run_x86(&mut cpu, &mut bus)
-            };
-            assert!(matches!(result, Err(RunError::Wrong { .. })), "{arch:?}");
+            assert!(matches!(p.load(&dir).unwrap().run_fresh(), Err(RunError::Wrong { .. })), "{arch:?}");
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
