@@ -69,6 +69,46 @@ fn sx(v: u64, size: u8) -> i64 {
     ((v << sh) as i64) >> sh
 }
 
+/// The micro-op accessors of both run loops ([`Cpu::run_chain`] and [`Cpu::run_rare`]), for
+/// micro-op `$u` of `$cpu` on `$bus`: `ea!()`, `load!(addr, size)`, `store!(addr, size, value)`,
+/// `cond!()` and `live!()`. A load or store the TLB cannot do in place runs `$bail`, which hands
+/// the instruction to the generic executor. `$d` is a `$` token: macro_rules has no other way
+/// to write the metavariables of the macros it defines.
+macro_rules! uop_accessors {
+    ($d:tt, $cpu:ident, $bus:ident, $u:ident, $bail:expr) => {
+        macro_rules! ea {
+            () => {
+                $cpu.uea($u)
+            };
+        }
+        macro_rules! load {
+                    ($d a:expr, $d size:expr) => {
+                        match $cpu.ld_fast($bus, $d a, $d size) {
+                            Some(v) => v,
+                            None => $bail,
+                        }
+                    };
+                }
+        macro_rules! store {
+                    ($d a:expr, $d size:expr, $d v:expr) => {
+                        if !$cpu.st_fast($bus, $d a, $d size, $d v) {
+                            $bail
+                        }
+                    };
+                }
+        macro_rules! cond {
+            () => {
+                $cpu.flags.cond_fast($u.aux)
+            };
+        }
+        macro_rules! live {
+            () => {
+                $u.fl & DEAD == 0
+            };
+        }
+    };
+}
+
 impl Cpu {
     /// Reads micro-op register `r` (unmasked: callers mask to their size).
     #[inline(always)]
@@ -350,36 +390,7 @@ impl Cpu {
     /// [`Cpu::run_chain`]). `true`: hand the instruction to the generic executor.
     #[inline(never)]
     fn run_rare<B: Bus>(&mut self, bus: &mut B, u: &Uop) -> bool {
-        macro_rules! ea {
-            () => {
-                self.uea(u)
-            };
-        }
-        macro_rules! load {
-            ($a:expr, $size:expr) => {
-                match self.ld_fast(bus, $a, $size) {
-                    Some(v) => v,
-                    None => return true,
-                }
-            };
-        }
-        macro_rules! store {
-            ($a:expr, $size:expr, $v:expr) => {
-                if !self.st_fast(bus, $a, $size, $v) {
-                    return true;
-                }
-            };
-        }
-        macro_rules! cond {
-            () => {
-                self.flags.cond_fast(u.aux)
-            };
-        }
-        macro_rules! live {
-            () => {
-                u.fl & DEAD == 0
-            };
-        }
+        uop_accessors!($, self, bus, u, return true);
         match u.op {
             Op::MovsxRM => {
                 let v = load!(ea!(), u.aux);
@@ -601,36 +612,7 @@ impl Cpu {
                         return Chain::Exec(k - 1)
                     };
                 }
-                macro_rules! ea {
-                    () => {
-                        self.uea(u)
-                    };
-                }
-                macro_rules! load {
-                    ($a:expr, $size:expr) => {
-                        match self.ld_fast(bus, $a, $size) {
-                            Some(v) => v,
-                            None => exec!(),
-                        }
-                    };
-                }
-                macro_rules! store {
-                    ($a:expr, $size:expr, $v:expr) => {
-                        if !self.st_fast(bus, $a, $size, $v) {
-                            exec!()
-                        }
-                    };
-                }
-                macro_rules! cond {
-                    () => {
-                        self.flags.cond_fast(u.aux)
-                    };
-                }
-                macro_rules! live {
-                    () => {
-                        u.fl & DEAD == 0
-                    };
-                }
+                uop_accessors!($, self, bus, u, exec!());
                 macro_rules! shift_r {
                     ($s:expr, $rot:expr) => {{
                         let c = if u.r1 == NO_REG { u.imm as u64 } else { self.gpr[1] };
