@@ -175,7 +175,8 @@ impl emu_riscv::Bus for RvBus {
 }
 
 /// The RISC-V hart on random code: the input is RAM (code and data) and the first bytes pick
-/// the privilege, delegation, trap vectors, paging mode and whether the FPU is on. A budget bounds the run.
+/// the privilege, delegation, trap vectors, paging mode and whether the FPU is on. A budget
+/// bounds the run.
 pub fn riscv_hart(data: &[u8]) {
     use emu_riscv::hart::{PRV_M, PRV_S, PRV_U};
     const BASE: u64 = 0x8000_0000;
