@@ -30,6 +30,8 @@ pub fn main(build: Build) {
         std::process::exit(2)
     };
     let mut b = Bundle::load(std::path::Path::new(dir)).unwrap_or_else(|e| fail(e.to_string()));
+    // As the native VM does: nothing is snapshotted here, so the guest need not prepare for it.
+    b.snapshot = false;
     let mut m = build(&mut b).unwrap_or_else(|e| fail(e));
     let mut host = StdHost::new();
     let t0 = Instant::now();

@@ -31,6 +31,25 @@ thread_local! {
 
 pub type BuildFn = fn(&mut Bundle) -> Result<Box<dyn Machine>, String>;
 
+/// What each machine's [`BuildFn`] does: boots `new` on the bundle's kernel, initrd and memory
+/// size with `cmdline` (plus what [`kernel_cmdline`] adds), handing it the root image.
+pub fn build_machine<M: Machine + 'static, E: std::fmt::Display>(
+    b: &mut Bundle,
+    cmdline: &str,
+    new: impl FnOnce(crate::BootImage) -> Result<M, E>,
+) -> Result<Box<dyn Machine>, String> {
+    let cmdline = kernel_cmdline(cmdline, b.snapshot);
+    let m = new(crate::BootImage {
+        kernel: &b.kernel,
+        initrd: &b.initrd,
+        rootfs: std::mem::take(&mut b.rootfs),
+        memory_mib: b.memory_mib,
+        cmdline: &cmdline,
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(Box::new(m))
+}
+
 fn prepare(mut bundle: Bundle, build: BuildFn, host: &mut dyn Host) -> Result<VmState, String> {
     let mut machine = build(&mut bundle)?;
     // The machine has copied the kernel and initrd into guest RAM. Freed heap memory keeps its

@@ -135,6 +135,17 @@ impl Bus for BusView<'_> {
     }
 }
 
+/// The kernel command line: hvc0 is the SBI console (kernel log); the virtio console is hvc1,
+/// the init's channel. `panic=-1` turns a kernel panic into an immediate reboot, which ends the
+/// run with an error.
+pub const CMDLINE: &str = "console=hvc0 c2w_chan=hvc1 quiet panic=-1";
+
+/// The machine for a bundle (it takes the root image), as the VM binary and the bench example
+/// build it ([`emu_core::vm::BuildFn`]).
+pub fn from_bundle(b: &mut emu_core::bundle::Bundle) -> Result<Box<dyn Machine>, String> {
+    emu_core::vm::build_machine(b, CMDLINE, RiscvMachine::new)
+}
+
 impl RiscvMachine {
     pub fn new(boot: BootImage) -> Result<Self, BootError> {
         let ram_size = boot.memory_mib << 20;

@@ -360,6 +360,18 @@ pub fn virtio_cmdline() -> String {
         .join(" ")
 }
 
+/// The kernel command line: the kernel log goes to the UART (ttyS0); the virtio console is the
+/// only hvc, hvc0, the init's channel. `panic=-1` turns a kernel panic into an immediate
+/// reboot, which ends the run with an error. The board appends the virtio-mmio device
+/// announcements.
+pub const CMDLINE: &str = "console=ttyS0 c2w_chan=hvc0 quiet panic=-1";
+
+/// The machine for a bundle (it takes the root image), as the VM binary and the bench example
+/// build it ([`emu_core::vm::BuildFn`]).
+pub fn from_bundle(b: &mut emu_core::bundle::Bundle) -> Result<Box<dyn Machine>, String> {
+    emu_core::vm::build_machine(b, CMDLINE, X86Machine::new)
+}
+
 impl X86Machine {
     pub fn new(boot: BootImage) -> Result<Self, BoardError> {
         let ram_size = boot.memory_mib << 20;

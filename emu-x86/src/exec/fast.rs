@@ -82,20 +82,20 @@ macro_rules! uop_accessors {
             };
         }
         macro_rules! load {
-                    ($d a:expr, $d size:expr) => {
-                        match $cpu.ld_fast($bus, $d a, $d size) {
-                            Some(v) => v,
-                            None => $bail,
-                        }
-                    };
-                }
+                                    ($d a:expr, $d size:expr) => {
+                                        match $cpu.ld_fast($bus, $d a, $d size) {
+                                            Some(v) => v,
+                                            None => $bail,
+                                        }
+                                    };
+                                }
         macro_rules! store {
-                    ($d a:expr, $d size:expr, $d v:expr) => {
-                        if !$cpu.st_fast($bus, $d a, $d size, $d v) {
-                            $bail
-                        }
-                    };
-                }
+                                    ($d a:expr, $d size:expr, $d v:expr) => {
+                                        if !$cpu.st_fast($bus, $d a, $d size, $d v) {
+                                            $bail
+                                        }
+                                    };
+                                }
         macro_rules! cond {
             () => {
                 $cpu.flags.cond_fast($u.aux)
