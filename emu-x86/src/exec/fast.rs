@@ -74,6 +74,8 @@ fn sx(v: u64, size: u8) -> i64 {
 /// `cond!()` and `live!()`. A load or store the TLB cannot do in place runs `$bail`, which hands
 /// the instruction to the generic executor. `$d` is a `$` token: macro_rules has no other way
 /// to write the metavariables of the macros it defines.
+// rustfmt re-indents the `$d` metavariables further on every run: kept as written.
+#[rustfmt::skip]
 macro_rules! uop_accessors {
     ($d:tt, $cpu:ident, $bus:ident, $u:ident, $bail:expr) => {
         macro_rules! ea {
@@ -82,20 +84,20 @@ macro_rules! uop_accessors {
             };
         }
         macro_rules! load {
-                                    ($d a:expr, $d size:expr) => {
-                                        match $cpu.ld_fast($bus, $d a, $d size) {
-                                            Some(v) => v,
-                                            None => $bail,
-                                        }
-                                    };
-                                }
+            ($d a:expr, $d size:expr) => {
+                match $cpu.ld_fast($bus, $d a, $d size) {
+                    Some(v) => v,
+                    None => $bail,
+                }
+            };
+        }
         macro_rules! store {
-                                    ($d a:expr, $d size:expr, $d v:expr) => {
-                                        if !$cpu.st_fast($bus, $d a, $d size, $d v) {
-                                            $bail
-                                        }
-                                    };
-                                }
+            ($d a:expr, $d size:expr, $d v:expr) => {
+                if !$cpu.st_fast($bus, $d a, $d size, $d v) {
+                    $bail
+                }
+            };
+        }
         macro_rules! cond {
             () => {
                 $cpu.flags.cond_fast($u.aux)
